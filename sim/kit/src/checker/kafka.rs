@@ -1,0 +1,1 @@
+//! TODO(part 2 checkers): kafka checker.
