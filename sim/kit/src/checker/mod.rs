@@ -74,6 +74,10 @@ pub struct CheckResult {
     pub findings: Vec<Finding>,
 }
 
+// Shared by every workload.
+pub mod availability;
+pub mod stats;
+
 // Part 1 workloads.
 pub mod counter;
 pub mod echo;

@@ -1,0 +1,1 @@
+//! TODO(part 1 checkers): availability checker.

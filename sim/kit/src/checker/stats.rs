@@ -1,0 +1,1 @@
+//! TODO(part 1 checkers): Jepsen's stats checker (every f needs an ok).
