@@ -1,0 +1,146 @@
+//! The only place that touches stdin, stdout and the clock.
+//!
+//! A reader thread moves stdin to the event loop in chunks of whole lines. The loop feeds
+//! each line to the [`Node`], fires due deadlines, and writes the node's output to stdout
+//! when no more input is immediately waiting (so a lone message goes out at once and a
+//! burst goes out in large writes) or when 64 KiB have piled up.
+
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::time::Instant;
+
+use slog::{info, warn, Logger};
+
+use crate::node::Node;
+
+/// Output is written once this much has accumulated, even under continuous input.
+const FLUSH_AT: usize = 64 * 1024;
+/// Size of one stdin read.
+const READ_CHUNK: usize = 64 * 1024;
+
+enum Input {
+    Lines(Vec<u8>),
+    End,
+}
+
+/// Runs `node` on the process's stdin and stdout until stdin closes. Returns an error
+/// only if stdout cannot be written.
+pub fn run(node: &mut Node, log: &Logger) -> io::Result<()> {
+    let (tx, rx) = mpsc::sync_channel(16);
+    let reader_log = log.clone();
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || read_stdin(tx, reader_log))?;
+    // Write to fd 1 directly: Rust's `Stdout` is line-buffered, which would cost one
+    // syscall per message.
+    let mut stdout = std::fs::File::from(io::stdout().as_fd().try_clone_to_owned()?);
+    event_loop(node, &rx, &mut stdout, log)
+}
+
+fn read_stdin(tx: SyncSender<Input>, log: Logger) {
+    let mut stdin = io::stdin().lock();
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let mut buf = std::mem::take(&mut carry);
+        let start = buf.len();
+        buf.resize(start + READ_CHUNK, 0);
+        let n = match stdin.read(&mut buf[start..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                buf.truncate(start);
+                carry = buf;
+                continue;
+            }
+            Err(e) => {
+                warn!(log, "reading stdin failed: {e}; treating it as end of input");
+                0
+            }
+        };
+        buf.truncate(start + n);
+        if n == 0 {
+            if !buf.is_empty() {
+                // A last line without its newline still counts.
+                buf.push(b'\n');
+                let _ = tx.send(Input::Lines(buf));
+            }
+            let _ = tx.send(Input::End);
+            return;
+        }
+        match buf.iter().rposition(|b| *b == b'\n') {
+            Some(last) => {
+                carry = buf[last + 1..].to_vec();
+                buf.truncate(last + 1);
+                if tx.send(Input::Lines(buf)).is_err() {
+                    return;
+                }
+            }
+            None => carry = buf,
+        }
+    }
+}
+
+fn event_loop(
+    node: &mut Node,
+    rx: &Receiver<Input>,
+    out: &mut impl Write,
+    log: &Logger,
+) -> io::Result<()> {
+    let start = Instant::now();
+    let mut next: Option<Input> = None;
+    loop {
+        let input = match next.take() {
+            Some(input) => input,
+            None => match node.next_deadline() {
+                Some(deadline) => {
+                    let now = start.elapsed();
+                    if deadline <= now {
+                        node.handle_timeout(now);
+                        write_out(node, out)?;
+                        continue;
+                    }
+                    match rx.recv_timeout(deadline - now) {
+                        Ok(input) => input,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => Input::End,
+                    }
+                }
+                None => rx.recv().unwrap_or(Input::End),
+            },
+        };
+        match input {
+            Input::Lines(chunk) => {
+                let now = start.elapsed();
+                node.handle_timeout(now);
+                for line in chunk.split(|b| *b == b'\n') {
+                    if line.is_empty() {
+                        continue;
+                    }
+                    node.handle_line(now, line);
+                    if node.output().len() >= FLUSH_AT {
+                        write_out(node, out)?;
+                    }
+                }
+                match rx.try_recv() {
+                    Ok(more) => next = Some(more),
+                    Err(TryRecvError::Empty) => write_out(node, out)?,
+                    Err(TryRecvError::Disconnected) => next = Some(Input::End),
+                }
+            }
+            Input::End => {
+                write_out(node, out)?;
+                info!(log, "stdin closed; exiting"; "pending_rpcs" => node.pending_rpcs());
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn write_out(node: &mut Node, out: &mut impl Write) -> io::Result<()> {
+    if !node.output().is_empty() {
+        out.write_all(node.output())?;
+        out.flush()?;
+        node.clear_output();
+    }
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! Unit tests of the node core, driven by a virtual clock through the test kit.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::handler::{Handler, RpcOutcome};
+use crate::message::Message;
+use crate::node::{Ctx, Installed};
+use crate::testkit::TestNode;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A handler that does what each request asks, and records callbacks in a log.
+#[derive(Default)]
+struct Scripted {
+    log: Rc<RefCell<Vec<String>>>,
+}
+
+#[derive(Deserialize)]
+struct Ask {
+    #[serde(default)]
+    n: u64,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Out {
+    DoOk { n: u64 },
+    Ping {},
+}
+
+impl Handler for Scripted {
+    fn on_init(&mut self, ctx: &mut Ctx) -> Result<()> {
+        self.log
+            .borrow_mut()
+            .push(format!("init {} of {}", ctx.node_id(), ctx.node_ids().len()));
+        Ok(())
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
+        let ask: Ask = msg.parse()?;
+        match msg.msg_type.as_ref() {
+            "do" => ctx.reply(msg, &Out::DoOk { n: ask.n }),
+            "fail" => Err(Error::new(crate::ErrorCode::ABORT, "asked to fail")),
+            "boom" => panic!("asked to panic"),
+            "call" => ctx.rpc("n1", &Out::Ping {}, ms(100), ask.n).map(|_| ()),
+            "after" => {
+                ctx.set_timer(ms(ask.n), ask.n);
+                Ok(())
+            }
+            "every" => {
+                ctx.set_interval(ms(ask.n), 1000 + ask.n);
+                Ok(())
+            }
+            _ => unreachable!("routed only the types above"),
+        }
+    }
+
+    fn on_rpc(&mut self, ctx: &mut Ctx, token: u64, outcome: RpcOutcome) -> Result<()> {
+        let what = match outcome {
+            RpcOutcome::Reply(m) => format!("reply {}", m.msg_type),
+            RpcOutcome::Timeout => "timeout".to_string(),
+        };
+        self.log
+            .borrow_mut()
+            .push(format!("rpc {token} {what} at {}", ctx.now().as_millis()));
+        Ok(())
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx, token: u64) -> Result<()> {
+        self.log
+            .borrow_mut()
+            .push(format!("timer {token} at {}", ctx.now().as_millis()));
+        Ok(())
+    }
+}
+
+fn node() -> (TestNode, Rc<RefCell<Vec<String>>>) {
+    let h = Scripted::default();
+    let log = h.log.clone();
+    let node = TestNode::new(vec![Installed {
+        family: "scripted",
+        message_types: &["do", "fail", "boom", "call", "after", "every"],
+        handler: Box::new(h),
+    }]);
+    (node, log)
+}
+
+fn ready() -> (TestNode, Rc<RefCell<Vec<String>>>) {
+    let (mut n, log) = node();
+    n.init("n0", &["n0", "n1"]);
+    (n, log)
+}
+
+#[test]
+fn init_is_answered_and_handlers_learn_their_identity() {
+    let (mut n, log) = node();
+    let out = n.init("n0", &["n0", "n1", "n2"]);
+    assert_eq!(
+        out,
+        vec![json!({"src":"n0","dest":"c0","body":{"type":"init_ok","in_reply_to":1}})]
+    );
+    assert_eq!(*log.borrow(), vec!["init n0 of 3"]);
+}
+
+#[test]
+fn messages_before_init_are_held_then_served_in_order() {
+    let (mut n, _) = node();
+    assert!(n
+        .deliver(json!({"src":"c1","dest":"n0","body":{"type":"do","msg_id":5,"n":1}}))
+        .is_empty());
+    assert!(n
+        .deliver(json!({"src":"n1","dest":"n0","body":{"type":"do","msg_id":6,"n":2}}))
+        .is_empty());
+    let out = n.init("n0", &["n0", "n1"]);
+    let bodies: Vec<&Value> = out.iter().map(|m| &m["body"]).collect();
+    assert_eq!(
+        bodies,
+        vec![
+            &json!({"type":"init_ok","in_reply_to":1}),
+            &json!({"type":"do_ok","in_reply_to":5,"n":1}),
+            &json!({"type":"do_ok","in_reply_to":6,"n":2}),
+        ]
+    );
+    assert_eq!(out[2]["dest"], "n1");
+}
+
+#[test]
+fn unknown_type_gets_not_supported() {
+    let (mut n, _) = ready();
+    let out = n.request("c1", json!({"type":"frobnicate","msg_id":3}));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0]["dest"], "c1");
+    assert_eq!(out[0]["body"]["type"], "error");
+    assert_eq!(out[0]["body"]["code"], 10);
+    assert_eq!(out[0]["body"]["in_reply_to"], 3);
+    assert!(out[0]["body"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("no enabled handler answers `frobnicate`"));
+}
+
+#[test]
+fn unknown_type_without_msg_id_is_only_logged() {
+    let (mut n, _) = ready();
+    assert!(n.request("n1", json!({"type":"gossip"})).is_empty());
+}
+
+#[test]
+fn malformed_inputs_get_code_12_when_answerable_and_nothing_otherwise() {
+    let (mut n, _) = ready();
+    assert!(n.deliver_raw(b"this is not json").is_empty());
+    assert!(n.deliver_raw(b"").is_empty());
+    assert!(n.deliver_raw(b"{\"src\":\"c1\"}").is_empty());
+    // No `type`, but a msg_id: answered.
+    let out = n.request("c1", json!({"msg_id": 4}));
+    assert_eq!(out[0]["body"]["code"], 12);
+    assert_eq!(out[0]["body"]["in_reply_to"], 4);
+    // A field of the wrong type inside the body: the handler's parse fails.
+    let out = n.request("c1", json!({"type":"do","msg_id":5,"n":"seven"}));
+    assert_eq!(out[0]["body"]["code"], 12);
+    assert!(out[0]["body"]["text"].as_str().unwrap().contains("bad `do` body"));
+    // Still serving.
+    let out = n.request("c1", json!({"type":"do","msg_id":6,"n":7}));
+    assert_eq!(out[0]["body"], json!({"type":"do_ok","in_reply_to":6,"n":7}));
+}
+
+#[test]
+fn handler_errors_become_error_replies() {
+    let (mut n, _) = ready();
+    let out = n.request("c1", json!({"type":"fail","msg_id":8}));
+    assert_eq!(
+        out[0]["body"],
+        json!({"type":"error","in_reply_to":8,"code":14,"text":"asked to fail"})
+    );
+}
+
+#[test]
+fn a_panic_answers_code_13_and_the_node_keeps_serving() {
+    let (mut n, _) = ready();
+    let out = n.request("c1", json!({"type":"boom","msg_id":9}));
+    assert_eq!(out[0]["body"]["code"], 13);
+    assert!(out[0]["body"]["text"].as_str().unwrap().contains("asked to panic"));
+    let out = n.request("c1", json!({"type":"do","msg_id":10,"n":1}));
+    assert_eq!(out[0]["body"]["type"], "do_ok");
+}
+
+#[test]
+fn rpc_reply_is_delivered_once_and_late_replies_are_dropped() {
+    let (mut n, log) = ready();
+    let out = n.request("c1", json!({"type":"call","msg_id":1,"n":42}));
+    assert_eq!(out[0]["dest"], "n1");
+    let id = out[0]["body"]["msg_id"].as_u64().unwrap();
+    n.advance(ms(10));
+    n.deliver(json!({"src":"n1","dest":"n0","body":{"type":"ping_ok","in_reply_to":id}}));
+    // A duplicate reply and the deadline passing change nothing.
+    n.deliver(json!({"src":"n1","dest":"n0","body":{"type":"ping_ok","in_reply_to":id}}));
+    n.advance(ms(500));
+    assert_eq!(*log.borrow(), vec!["init n0 of 2", "rpc 42 reply ping_ok at 10"]);
+    assert_eq!(n.node().pending_rpcs(), 0);
+}
+
+#[test]
+fn rpc_timeout_fires_at_the_deadline_and_a_later_reply_is_ignored() {
+    let (mut n, log) = ready();
+    let out = n.request("c1", json!({"type":"call","msg_id":1,"n":7}));
+    let id = out[0]["body"]["msg_id"].as_u64().unwrap();
+    n.advance(ms(99));
+    assert_eq!(log.borrow().len(), 1, "not yet");
+    n.advance(ms(1));
+    n.deliver(json!({"src":"n1","dest":"n0","body":{"type":"ping_ok","in_reply_to":id}}));
+    assert_eq!(*log.borrow(), vec!["init n0 of 2", "rpc 7 timeout at 100"]);
+}
+
+#[test]
+fn msg_ids_are_fresh_for_every_rpc() {
+    let (mut n, _) = ready();
+    let a = n.request("c1", json!({"type":"call","msg_id":1,"n":1}));
+    let b = n.request("c1", json!({"type":"call","msg_id":2,"n":2}));
+    assert_ne!(a[0]["body"]["msg_id"], b[0]["body"]["msg_id"]);
+}
+
+#[test]
+fn timers_fire_at_virtual_times() {
+    let (mut n, log) = ready();
+    n.request("c1", json!({"type":"after","msg_id":1,"n":30}));
+    n.request("c1", json!({"type":"every","msg_id":2,"n":20}));
+    n.advance(ms(65));
+    assert_eq!(
+        log.borrow()[1..],
+        ["timer 1020 at 20", "timer 30 at 30", "timer 1020 at 40", "timer 1020 at 60"]
+    );
+}
+
+#[test]
+fn second_init_is_answered_without_resetting() {
+    let (mut n, log) = ready();
+    let out = n.init("n5", &["n5"]);
+    assert_eq!(out[0]["body"]["type"], "init_ok");
+    assert_eq!(out[0]["src"], "n0");
+    assert_eq!(log.borrow().len(), 1);
+}
+
+#[test]
+fn replies_carry_only_type_in_reply_to_and_fields() {
+    let (mut n, _) = ready();
+    let out = n.request("c9", json!({"type":"do","msg_id":77,"n":3,"extra":"ignored"}));
+    let body = out[0]["body"].as_object().unwrap();
+    let mut keys: Vec<&String> = body.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["in_reply_to", "n", "type"]);
+    let top = out[0].as_object().unwrap();
+    let mut keys: Vec<&String> = top.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["body", "dest", "src"]);
+}

@@ -1,0 +1,226 @@
+//! From the command line to a running node: argument handling, config lookup (files and
+//! the presets embedded in the binary), environment overrides and logging set-up.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use slog::{info, warn};
+
+use crate::config::Config;
+use crate::registry::{all_specs, build_node, node_settings};
+use crate::{io_loop, logging};
+
+/// A config file compiled into the binary, so nodes started from any directory (Maelstrom
+/// starts them in /tmp) can name it.
+#[derive(Debug, Clone, Copy)]
+pub struct Preset {
+    /// File name without `.toml`, e.g. "broadcast-3d".
+    pub name: &'static str,
+    /// The file's text.
+    pub text: &'static str,
+}
+
+/// Environment variable naming the config file.
+pub const CONFIG_ENV: &str = "GLOMERS_CONFIG";
+/// Environment variable overriding the log level.
+pub const LOG_ENV: &str = "GLOMERS_LOG";
+
+/// What the command line asked for.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Args {
+    /// `--config PATH`, `--config=PATH`, or a bare word ending in `.toml`.
+    pub config: Option<String>,
+    /// `--list`: print the handler families and presets.
+    pub list: bool,
+    /// `--help` / `-h`.
+    pub help: bool,
+    /// Words we do not understand; logged and ignored.
+    pub ignored: Vec<String>,
+}
+
+/// Parses the arguments after the program name. Never fails: Maelstrom passes stray
+/// words to the binary (see the spec on 6c), so unknown words are only reported.
+pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Args {
+    let mut parsed = Args::default();
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--config" | "-c" => match it.next() {
+                Some(path) => parsed.config = Some(path),
+                None => parsed.ignored.push(arg),
+            },
+            "--list" => parsed.list = true,
+            "--help" | "-h" => parsed.help = true,
+            _ => {
+                if let Some(path) = arg.strip_prefix("--config=") {
+                    parsed.config = Some(path.to_string());
+                } else if arg.ends_with(".toml") && !arg.starts_with('-') {
+                    parsed.config = Some(arg);
+                } else {
+                    parsed.ignored.push(arg);
+                }
+            }
+        }
+    }
+    parsed
+}
+
+/// Finds the config named `name`: a path as given (relative to the working directory),
+/// then relative to the binary's folder and its parents (also under `config/`), then an
+/// embedded preset with that file name. Returns a description of the source and the text.
+pub fn resolve_config(name: &str, presets: &[Preset]) -> Result<(String, String), String> {
+    let mut tried = Vec::new();
+    let given = Path::new(name);
+    let mut candidates: Vec<PathBuf> = vec![given.to_path_buf()];
+    if given.is_relative() {
+        if let Ok(exe) = std::env::current_exe() {
+            for dir in exe.ancestors().skip(1) {
+                candidates.push(dir.join(given));
+                candidates.push(dir.join("config").join(given));
+            }
+        }
+    }
+    for path in candidates {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => return Ok((path.display().to_string(), text)),
+            Err(_) => tried.push(path.display().to_string()),
+        }
+    }
+    let stem = given
+        .file_name()
+        .and_then(|f| f.to_str())
+        .map(|f| f.strip_suffix(".toml").unwrap_or(f))
+        .unwrap_or(name);
+    if let Some(p) = presets.iter().find(|p| p.name == stem) {
+        return Ok((format!("embedded preset {}.toml", p.name), p.text.to_string()));
+    }
+    let names: Vec<&str> = presets.iter().map(|p| p.name).collect();
+    Err(format!(
+        "config `{name}` not found; tried {} and the embedded presets ({})",
+        tried.join(", "),
+        names.join(", ")
+    ))
+}
+
+fn help_text(presets: &[Preset]) -> String {
+    let names: Vec<&str> = presets.iter().map(|p| p.name).collect();
+    format!(
+        "glomers-host: a Maelstrom node with pluggable handler families.\n\n\
+         usage: glomers-host [--config PATH | PATH.toml] [--list]\n\n\
+         The config is also taken from ${CONFIG_ENV}; without one the embedded default.toml\n\
+         is used. Relative paths are tried from the working directory, then from the\n\
+         binary's folder upwards (and its config/ subfolders), then as embedded presets:\n  {}\n\
+         Single keys can be overridden with GLOMERS__<SECTION>__<KEY>=<value>; the log level\n\
+         with ${LOG_ENV}. Logs go to stderr; stdout carries protocol messages only.\n",
+        names.join(", ")
+    )
+}
+
+fn list_text(presets: &[Preset]) -> String {
+    let mut text = String::from("handler families:\n");
+    for spec in all_specs() {
+        text.push_str(&format!(
+            "  {:<10} {}  [{}]\n",
+            spec.family,
+            spec.summary,
+            spec.message_types.join(", ")
+        ));
+    }
+    text.push_str("presets:\n");
+    for p in presets {
+        text.push_str(&format!("  {}.toml\n", p.name));
+    }
+    text
+}
+
+/// The whole program: parse arguments, load config, build the node, serve stdin.
+/// Exit codes: 0 after stdin closed, 2 for a bad configuration, 1 if stdout failed.
+pub fn main_with_presets(presets: &[Preset]) -> ExitCode {
+    let args = parse_args(std::env::args().skip(1));
+    if args.help {
+        print!("{}", help_text(presets));
+        return ExitCode::SUCCESS;
+    }
+    if args.list {
+        print!("{}", list_text(presets));
+        return ExitCode::SUCCESS;
+    }
+    let name = args
+        .config
+        .clone()
+        .or_else(|| std::env::var(CONFIG_ENV).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "default.toml".to_string());
+    let (source, text) = match resolve_config(&name, presets) {
+        Ok(found) => found,
+        Err(e) => return startup_failure(&e),
+    };
+    let mut config = match Config::parse(&source, &text) {
+        Ok(c) => c,
+        Err(e) => return startup_failure(&e.to_string()),
+    };
+    let overrides = match config.apply_overrides(std::env::vars()) {
+        Ok(o) => o,
+        Err(e) => return startup_failure(&e.to_string()),
+    };
+    let level = match (std::env::var(LOG_ENV), node_settings(&config)) {
+        (Ok(l), _) if logging::parse_level(&l).is_some() => l,
+        (_, Ok(s)) => s.log_level,
+        (_, Err(e)) => return startup_failure(&e.to_string()),
+    };
+    let log = logging::stderr_logger(&level);
+    for word in &args.ignored {
+        warn!(log, "ignoring unknown command-line word"; "word" => word);
+    }
+    let mut node = match build_node(&config, &all_specs(), log.clone()) {
+        Ok(n) => n,
+        Err(e) => return startup_failure(&e.to_string()),
+    };
+    info!(log, "glomers-host ready"; "config" => &source, "overrides" => overrides.join("; "));
+    match io_loop::run(&mut node, &log) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            slog::error!(log, "stdout failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn startup_failure(message: &str) -> ExitCode {
+    eprintln!("glomers-host: {message}");
+    ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn config_forms_and_stray_words() {
+        assert_eq!(parse_args(words("--config a.toml")).config.as_deref(), Some("a.toml"));
+        assert_eq!(parse_args(words("--config=b")).config.as_deref(), Some("b"));
+        assert_eq!(parse_args(words("x/c.toml")).config.as_deref(), Some("x/c.toml"));
+        let a = parse_args(words("–-nemesis partition"));
+        assert_eq!(a.ignored, words("–-nemesis partition"));
+        assert_eq!(a.config, None);
+        assert_eq!(parse_args(words("--config")).ignored, words("--config"));
+    }
+
+    #[test]
+    fn presets_resolve_by_name_and_missing_configs_say_where_they_looked() {
+        let presets = [Preset {
+            name: "kafka",
+            text: "[node]\n",
+        }];
+        let (src, text) = resolve_config("config/kafka.toml", &presets).unwrap();
+        assert_eq!(src, "embedded preset kafka.toml");
+        assert_eq!(text, "[node]\n");
+        assert!(resolve_config("kafka", &presets).is_ok());
+        let err = resolve_config("nope.toml", &presets).unwrap_err();
+        assert!(err.contains("config `nope.toml` not found; tried nope.toml"), "{err}");
+        assert!(err.contains("embedded presets (kafka)"), "{err}");
+    }
+}
