@@ -129,7 +129,9 @@ impl Config {
 fn parse_override_value(raw: &str) -> Value {
     let wrapped = format!("v = {raw}");
     match wrapped.parse::<Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| Value::String(raw.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| Value::String(raw.to_string())),
         Err(_) => Value::String(raw.to_string()),
     }
 }
@@ -170,10 +172,17 @@ impl Section {
         match self.take(key) {
             None => Ok(default),
             Some(Value::Integer(i)) if i >= 0 && range.contains(&(i as u64)) => Ok(i as u64),
-            Some(Value::Integer(i)) => Err(self.error(key, format!("{i} is out of range: allowed is {}", allowed()))),
+            Some(Value::Integer(i)) => Err(self.error(
+                key,
+                format!("{i} is out of range: allowed is {}", allowed()),
+            )),
             Some(other) => Err(self.error(
                 key,
-                format!("expected {}, found {} `{other}`", allowed(), other.type_str()),
+                format!(
+                    "expected {}, found {} `{other}`",
+                    allowed(),
+                    other.type_str()
+                ),
             )),
         }
     }
@@ -195,7 +204,10 @@ impl Section {
             Some(Value::Boolean(b)) => Ok(b),
             Some(other) => Err(self.error(
                 key,
-                format!("expected true or false, found {} `{other}`", other.type_str()),
+                format!(
+                    "expected true or false, found {} `{other}`",
+                    other.type_str()
+                ),
             )),
         }
     }
@@ -216,7 +228,10 @@ impl Section {
             }
             Some(other) => Err(self.error(
                 key,
-                format!("expected a string, one of {list}; found {} `{other}`", other.type_str()),
+                format!(
+                    "expected a string, one of {list}; found {} `{other}`",
+                    other.type_str()
+                ),
             )),
         }
     }
@@ -237,7 +252,10 @@ impl Section {
                 .collect(),
             Some(other) => Err(self.error(
                 key,
-                format!("expected a list of strings, found {} `{other}`", other.type_str()),
+                format!(
+                    "expected a list of strings, found {} `{other}`",
+                    other.type_str()
+                ),
             )),
         }
     }
@@ -276,7 +294,10 @@ mod tests {
         assert_eq!(s.u64("fanout", 1, 1..=10).unwrap(), 3);
         assert_eq!(s.u64("missing", 7, 1..=10).unwrap(), 7);
         assert!(s.bool("acks", false).unwrap());
-        assert_eq!(s.choice("topology", "grid", &["grid", "tree"]).unwrap(), "tree");
+        assert_eq!(
+            s.choice("topology", "grid", &["grid", "tree"]).unwrap(),
+            "tree"
+        );
         assert_eq!(s.strings("list", &[]).unwrap(), vec!["a"]);
         s.finish().unwrap();
     }
@@ -347,15 +368,24 @@ mod tests {
             .apply_overrides(vec![
                 ("GLOMERS__B__FANOUT".to_string(), "5".to_string()),
                 ("GLOMERS__B__TOPOLOGY".to_string(), "tree".to_string()),
-                ("GLOMERS__NODE__HANDLERS".to_string(), "[\"echo\"]".to_string()),
+                (
+                    "GLOMERS__NODE__HANDLERS".to_string(),
+                    "[\"echo\"]".to_string(),
+                ),
                 ("UNRELATED".to_string(), "1".to_string()),
             ])
             .unwrap();
         assert_eq!(applied.len(), 3);
         let mut s = c.section("b");
         assert_eq!(s.u64("fanout", 1, 1..=10).unwrap(), 5);
-        assert_eq!(s.choice("topology", "grid", &["grid", "tree"]).unwrap(), "tree");
-        assert_eq!(c.section("node").strings("handlers", &[]).unwrap(), vec!["echo"]);
+        assert_eq!(
+            s.choice("topology", "grid", &["grid", "tree"]).unwrap(),
+            "tree"
+        );
+        assert_eq!(
+            c.section("node").strings("handlers", &[]).unwrap(),
+            vec!["echo"]
+        );
     }
 
     #[test]

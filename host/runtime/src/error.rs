@@ -95,7 +95,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error {} ({}): {}", self.code.0, self.code.name(), self.text)
+        write!(
+            f,
+            "error {} ({}): {}",
+            self.code.0,
+            self.code.name(),
+            self.text
+        )
     }
 }
 
@@ -110,9 +116,7 @@ mod tests {
 
     #[test]
     fn definite_codes_match_maelstrom() {
-        let definite: Vec<u32> = (0..1100)
-            .filter(|c| ErrorCode(*c).is_definite())
-            .collect();
+        let definite: Vec<u32> = (0..1100).filter(|c| ErrorCode(*c).is_definite()).collect();
         assert_eq!(definite, vec![1, 10, 11, 12, 14, 20, 21, 22, 30]);
         assert!(!ErrorCode::CRASH.is_definite());
         assert!(!ErrorCode(1000).is_definite());

@@ -53,7 +53,10 @@ fn read_stdin(tx: SyncSender<Input>, log: Logger) {
                 continue;
             }
             Err(e) => {
-                warn!(log, "reading stdin failed: {e}; treating it as end of input");
+                warn!(
+                    log,
+                    "reading stdin failed: {e}; treating it as end of input"
+                );
                 0
             }
         };
@@ -112,10 +115,10 @@ fn event_loop(
             Input::Lines(chunk) => {
                 let now = start.elapsed();
                 node.handle_timeout(now);
-                for line in chunk.split(|b| *b == b'\n') {
-                    if line.is_empty() {
-                        continue;
-                    }
+                // Chunks hold whole lines; drop the last newline so blank lines inside
+                // still reach the node (which logs them) and nothing trails.
+                let body = chunk.strip_suffix(b"\n").unwrap_or(&chunk);
+                for line in body.split(|b| *b == b'\n') {
                     node.handle_line(now, line);
                     if node.output().len() >= FLUSH_AT {
                         write_out(node, out)?;

@@ -3,7 +3,9 @@
 use slog::{o, Drain, Level, Logger};
 
 /// The level names accepted in config (`node.log_level`) and in `GLOMERS_LOG`.
-pub const LEVELS: &[&str] = &["trace", "debug", "info", "warning", "error", "critical", "off"];
+pub const LEVELS: &[&str] = &[
+    "trace", "debug", "info", "warning", "error", "critical", "off",
+];
 
 /// A synchronous terminal logger on stderr that lets through `level` and above.
 /// Unknown names fall back to "info".

@@ -206,8 +206,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Lenient<Cow<'a, str>> {
 
 /// Parses one input line (without its newline).
 pub fn parse_line(line: &[u8]) -> Result<Message<'_>, ParseError> {
-    let text = std::str::from_utf8(line)
-        .map_err(|e| ParseError::Envelope(format!("not UTF-8: {e}")))?;
+    let text =
+        std::str::from_utf8(line).map_err(|e| ParseError::Envelope(format!("not UTF-8: {e}")))?;
     let env: Envelope = serde_json::from_str(text)
         .map_err(|e| ParseError::Envelope(format!("not a message envelope: {e}")))?;
     let bad_body = |msg_id, reason: String| ParseError::Body {
@@ -335,7 +335,8 @@ mod tests {
 
     #[test]
     fn parses_envelope_and_header_and_ignores_id() {
-        let line = br#"{"id":7,"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3,"echo":"hi"}}"#;
+        let line =
+            br#"{"id":7,"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3,"echo":"hi"}}"#;
         let m = parse_line(line).unwrap();
         assert_eq!((m.src.as_ref(), m.dest.as_ref()), ("c1", "n0"));
         assert_eq!(m.msg_type, "echo");
@@ -378,12 +379,16 @@ mod tests {
                 reason: "body has no `type`".into()
             }
         );
-        let e = parse_line(br#"{"src":"c1","dest":"n0","body":{"type":5,"msg_id":4}}"#)
-            .unwrap_err();
-        assert!(matches!(e, ParseError::Body { msg_id: Some(4), ref reason, .. } if reason.contains("`type` must be a string")));
+        let e =
+            parse_line(br#"{"src":"c1","dest":"n0","body":{"type":5,"msg_id":4}}"#).unwrap_err();
+        assert!(
+            matches!(e, ParseError::Body { msg_id: Some(4), ref reason, .. } if reason.contains("`type` must be a string"))
+        );
         let e = parse_line(br#"{"src":"c1","dest":"n0","body":{"type":"x","msg_id":"4"}}"#)
             .unwrap_err();
-        assert!(matches!(e, ParseError::Body { msg_id: None, ref reason, .. } if reason.contains("msg_id")));
+        assert!(
+            matches!(e, ParseError::Body { msg_id: None, ref reason, .. } if reason.contains("msg_id"))
+        );
         let e = parse_line(br#"{"src":"c1","dest":"n0","body":[1]}"#).unwrap_err();
         assert!(matches!(e, ParseError::Body { msg_id: None, .. }));
     }
@@ -409,7 +414,9 @@ mod tests {
             "c1",
             None,
             Some(3),
-            &Out::EchoOk { echo: "a\nb".into() },
+            &Out::EchoOk {
+                echo: "a\nb".into(),
+            },
         )
         .unwrap();
         assert_eq!(buf.iter().filter(|b| **b == b'\n').count(), 1);

@@ -123,7 +123,10 @@ impl Ctx<'_> {
 
     /// All node ids of the cluster, this one included, in Maelstrom's order.
     pub fn node_ids(&self) -> &[String] {
-        self.core.info.as_ref().map_or(&[], |i| i.node_ids.as_slice())
+        self.core
+            .info
+            .as_ref()
+            .map_or(&[], |i| i.node_ids.as_slice())
     }
 
     /// The other nodes of the cluster.
@@ -314,7 +317,9 @@ impl Node {
             }
             self.core.rpc_deadlines.pop();
             if let Some(p) = self.core.pending.remove(&msg_id) {
-                let end = self.call(p.handler, |h, ctx| h.on_rpc(ctx, p.token, RpcOutcome::Timeout));
+                let end = self.call(p.handler, |h, ctx| {
+                    h.on_rpc(ctx, p.token, RpcOutcome::Timeout)
+                });
                 self.log_end(p.handler, "rpc timeout", end);
             }
         }
@@ -392,9 +397,15 @@ impl Node {
                 let family = self.handlers[idx].family;
                 let level_is_warn = err.code.is_definite();
                 if level_is_warn {
-                    debug!(self.core.log, "{family} answered {} with {err}", msg.msg_type);
+                    debug!(
+                        self.core.log,
+                        "{family} answered {} with {err}", msg.msg_type
+                    );
                 } else {
-                    warn!(self.core.log, "{family} answered {} with {err}", msg.msg_type);
+                    warn!(
+                        self.core.log,
+                        "{family} answered {} with {err}", msg.msg_type
+                    );
                 }
                 err
             }
@@ -454,7 +465,14 @@ impl Node {
             });
         }
         let src = msg.src.to_string();
-        let _ = self.core.write(&src, None, msg.msg_id, &InitOk { msg_type: "init_ok" });
+        let _ = self.core.write(
+            &src,
+            None,
+            msg.msg_id,
+            &InitOk {
+                msg_type: "init_ok",
+            },
+        );
         if first {
             for idx in 0..self.handlers.len() {
                 let end = self.call(idx, |h, ctx| h.on_init(ctx));
@@ -489,7 +507,10 @@ impl Node {
             CallEnd::Done => {}
             CallEnd::Failed(e) => warn!(self.core.log, "{family} failed in {what}: {e}"),
             CallEnd::Panicked(p) => {
-                error!(self.core.log, "{family} panicked in {what}: {p}; the node keeps serving")
+                error!(
+                    self.core.log,
+                    "{family} panicked in {what}: {p}; the node keeps serving"
+                )
             }
         }
     }

@@ -173,12 +173,18 @@ mod tests {
 
     fn build(text: &str) -> std::result::Result<Node, StartupError> {
         let config = Config::parse("t.toml", text).unwrap();
-        build_node(&config, &[&A, &B, &C], slog::Logger::root(slog::Discard, slog::o!()))
+        build_node(
+            &config,
+            &[&A, &B, &C],
+            slog::Logger::root(slog::Discard, slog::o!()),
+        )
     }
 
     #[test]
     fn conflict_names_both_families_and_the_type() {
-        let err = build("[node]\nhandlers = [\"alpha\", \"beta\"]\n").err().unwrap();
+        let err = build("[node]\nhandlers = [\"alpha\", \"beta\"]\n")
+            .err()
+            .unwrap();
         assert_eq!(
             err.to_string(),
             "t.toml: handler families `alpha` and `beta` both answer message type `read`; enable only one of them"
@@ -198,7 +204,9 @@ mod tests {
             err.to_string(),
             "t.toml: `node.handlers` names unknown family \"delta\"; known families: alpha, beta, gamma"
         );
-        let err = build("[node]\nhandlers = [\"gamma\", \"gamma\"]\n").err().unwrap();
+        let err = build("[node]\nhandlers = [\"gamma\", \"gamma\"]\n")
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("twice"));
         let err = build("[node]\n").err().unwrap();
         assert!(err.to_string().contains("empty or missing"));
@@ -206,14 +214,20 @@ mod tests {
 
     #[test]
     fn unknown_section_and_bad_keys_fail_even_for_disabled_families() {
-        let err = build("[node]\nhandlers = [\"gamma\"]\n[omega]\n").err().unwrap();
+        let err = build("[node]\nhandlers = [\"gamma\"]\n[omega]\n")
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("unknown section [omega]"), "{err}");
-        let err = build("[node]\nhandlers = [\"gamma\"]\n[alpha]\nknob = 9\n").err().unwrap();
+        let err = build("[node]\nhandlers = [\"gamma\"]\n[alpha]\nknob = 9\n")
+            .err()
+            .unwrap();
         assert_eq!(
             err.to_string(),
             "t.toml: `alpha.knob`: 9 is out of range: allowed is an integer in 1..=5"
         );
-        let err = build("[node]\nhandlers = [\"gamma\"]\n[beta]\nknbo = 1\n").err().unwrap();
+        let err = build("[node]\nhandlers = [\"gamma\"]\n[beta]\nknbo = 1\n")
+            .err()
+            .unwrap();
         assert_eq!(
             err.to_string(),
             "t.toml: `beta.knbo`: unknown key; known keys are knob"
@@ -222,7 +236,12 @@ mod tests {
 
     #[test]
     fn bad_log_level_lists_levels() {
-        let err = build("[node]\nhandlers = [\"gamma\"]\nlog_level = \"loud\"\n").err().unwrap();
-        assert!(err.to_string().contains("choose one of trace, debug"), "{err}");
+        let err = build("[node]\nhandlers = [\"gamma\"]\nlog_level = \"loud\"\n")
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("choose one of trace, debug"),
+            "{err}"
+        );
     }
 }

@@ -254,14 +254,26 @@ mod tests {
         node.request("c1", json!({"type": "c", "msg_id": 3}));
         node.request("c1", json!({"type": "t", "msg_id": 4}));
         node.request("c1", json!({"type": "r", "msg_id": 5}));
-        node.deliver(json!({"src":"seq-kv","dest":"n0","body":{"type":"read_ok","in_reply_to":1,"value":5}}));
-        node.deliver(json!({"src":"seq-kv","dest":"n0","body":{"type":"write_ok","in_reply_to":2}}));
+        node.deliver(
+            json!({"src":"seq-kv","dest":"n0","body":{"type":"read_ok","in_reply_to":1,"value":5}}),
+        );
+        node.deliver(
+            json!({"src":"seq-kv","dest":"n0","body":{"type":"write_ok","in_reply_to":2}}),
+        );
         node.deliver(json!({"src":"seq-kv","dest":"n0","body":{"type":"error","in_reply_to":3,"code":22,"text":"no"}}));
-        node.deliver(json!({"src":"lin-tso","dest":"n0","body":{"type":"ts_ok","in_reply_to":4,"ts":17}}));
+        node.deliver(
+            json!({"src":"lin-tso","dest":"n0","body":{"type":"ts_ok","in_reply_to":4,"ts":17}}),
+        );
         node.advance(Duration::from_millis(150));
         assert_eq!(
             *seen.borrow(),
-            vec!["Value(5)", "Done", "PreconditionFailed", "Ok(17)", "Timeout"]
+            vec![
+                "Value(5)",
+                "Done",
+                "PreconditionFailed",
+                "Ok(17)",
+                "Timeout"
+            ]
         );
     }
 }

@@ -92,7 +92,10 @@ pub fn resolve_config(name: &str, presets: &[Preset]) -> Result<(String, String)
         .map(|f| f.strip_suffix(".toml").unwrap_or(f))
         .unwrap_or(name);
     if let Some(p) = presets.iter().find(|p| p.name == stem) {
-        return Ok((format!("embedded preset {}.toml", p.name), p.text.to_string()));
+        return Ok((
+            format!("embedded preset {}.toml", p.name),
+            p.text.to_string(),
+        ));
     }
     let names: Vec<&str> = presets.iter().map(|p| p.name).collect();
     Err(format!(
@@ -200,9 +203,15 @@ mod tests {
 
     #[test]
     fn config_forms_and_stray_words() {
-        assert_eq!(parse_args(words("--config a.toml")).config.as_deref(), Some("a.toml"));
+        assert_eq!(
+            parse_args(words("--config a.toml")).config.as_deref(),
+            Some("a.toml")
+        );
         assert_eq!(parse_args(words("--config=b")).config.as_deref(), Some("b"));
-        assert_eq!(parse_args(words("x/c.toml")).config.as_deref(), Some("x/c.toml"));
+        assert_eq!(
+            parse_args(words("x/c.toml")).config.as_deref(),
+            Some("x/c.toml")
+        );
         let a = parse_args(words("–-nemesis partition"));
         assert_eq!(a.ignored, words("–-nemesis partition"));
         assert_eq!(a.config, None);
@@ -220,7 +229,10 @@ mod tests {
         assert_eq!(text, "[node]\n");
         assert!(resolve_config("kafka", &presets).is_ok());
         let err = resolve_config("nope.toml", &presets).unwrap_err();
-        assert!(err.contains("config `nope.toml` not found; tried nope.toml"), "{err}");
+        assert!(
+            err.contains("config `nope.toml` not found; tried nope.toml"),
+            "{err}"
+        );
         assert!(err.contains("embedded presets (kafka)"), "{err}");
     }
 }

@@ -98,7 +98,10 @@ impl TestNode {
             .filter(|l| !l.is_empty())
             .map(|l| match serde_json::from_slice::<Value>(l) {
                 Ok(v) => v,
-                Err(e) => panic!("node wrote a line that is not JSON ({e}): {:?}", String::from_utf8_lossy(l)),
+                Err(e) => panic!(
+                    "node wrote a line that is not JSON ({e}): {:?}",
+                    String::from_utf8_lossy(l)
+                ),
             })
             .collect();
         self.node.clear_output();

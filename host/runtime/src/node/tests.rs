@@ -38,9 +38,11 @@ enum Out {
 
 impl Handler for Scripted {
     fn on_init(&mut self, ctx: &mut Ctx) -> Result<()> {
-        self.log
-            .borrow_mut()
-            .push(format!("init {} of {}", ctx.node_id(), ctx.node_ids().len()));
+        self.log.borrow_mut().push(format!(
+            "init {} of {}",
+            ctx.node_id(),
+            ctx.node_ids().len()
+        ));
         Ok(())
     }
 
@@ -166,10 +168,16 @@ fn malformed_inputs_get_code_12_when_answerable_and_nothing_otherwise() {
     // A field of the wrong type inside the body: the handler's parse fails.
     let out = n.request("c1", json!({"type":"do","msg_id":5,"n":"seven"}));
     assert_eq!(out[0]["body"]["code"], 12);
-    assert!(out[0]["body"]["text"].as_str().unwrap().contains("bad `do` body"));
+    assert!(out[0]["body"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("bad `do` body"));
     // Still serving.
     let out = n.request("c1", json!({"type":"do","msg_id":6,"n":7}));
-    assert_eq!(out[0]["body"], json!({"type":"do_ok","in_reply_to":6,"n":7}));
+    assert_eq!(
+        out[0]["body"],
+        json!({"type":"do_ok","in_reply_to":6,"n":7})
+    );
 }
 
 #[test]
@@ -187,7 +195,10 @@ fn a_panic_answers_code_13_and_the_node_keeps_serving() {
     let (mut n, _) = ready();
     let out = n.request("c1", json!({"type":"boom","msg_id":9}));
     assert_eq!(out[0]["body"]["code"], 13);
-    assert!(out[0]["body"]["text"].as_str().unwrap().contains("asked to panic"));
+    assert!(out[0]["body"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("asked to panic"));
     let out = n.request("c1", json!({"type":"do","msg_id":10,"n":1}));
     assert_eq!(out[0]["body"]["type"], "do_ok");
 }
@@ -203,7 +214,10 @@ fn rpc_reply_is_delivered_once_and_late_replies_are_dropped() {
     // A duplicate reply and the deadline passing change nothing.
     n.deliver(json!({"src":"n1","dest":"n0","body":{"type":"ping_ok","in_reply_to":id}}));
     n.advance(ms(500));
-    assert_eq!(*log.borrow(), vec!["init n0 of 2", "rpc 42 reply ping_ok at 10"]);
+    assert_eq!(
+        *log.borrow(),
+        vec!["init n0 of 2", "rpc 42 reply ping_ok at 10"]
+    );
     assert_eq!(n.node().pending_rpcs(), 0);
 }
 
@@ -235,7 +249,12 @@ fn timers_fire_at_virtual_times() {
     n.advance(ms(65));
     assert_eq!(
         log.borrow()[1..],
-        ["timer 1020 at 20", "timer 30 at 30", "timer 1020 at 40", "timer 1020 at 60"]
+        [
+            "timer 1020 at 20",
+            "timer 30 at 30",
+            "timer 1020 at 40",
+            "timer 1020 at 60"
+        ]
     );
 }
 
@@ -251,7 +270,10 @@ fn second_init_is_answered_without_resetting() {
 #[test]
 fn replies_carry_only_type_in_reply_to_and_fields() {
     let (mut n, _) = ready();
-    let out = n.request("c9", json!({"type":"do","msg_id":77,"n":3,"extra":"ignored"}));
+    let out = n.request(
+        "c9",
+        json!({"type":"do","msg_id":77,"n":3,"extra":"ignored"}),
+    );
     let body = out[0]["body"].as_object().unwrap();
     let mut keys: Vec<&String> = body.keys().collect();
     keys.sort();
