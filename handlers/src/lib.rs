@@ -6,9 +6,17 @@
 //! |------------|-----------|---------------|
 //! | `echo`     | 1         | echo          |
 //! | `generate` | 2         | generate      |
+//! | `broadcast`| 3a–3e     | broadcast, read, topology (+ `bcast_*` gossip) |
+//! | `counter`  | 4         | add, read (+ `counter_*` gossip) |
+//! | `kafka`    | 5a–5c     | send, poll, commit_offsets, list_committed_offsets (+ `kafka_*`) |
+//! | `txn`      | 6a–6c     | txn (+ `txn_*` replication) |
 
+pub mod broadcast;
+pub mod counter;
 pub mod echo;
 pub mod generate;
+pub mod kafka;
+pub mod txn;
 
 /// Referenced by the host binary so the linker keeps this crate (and with it every
 /// family's registration) even though nothing else in it is called by name.

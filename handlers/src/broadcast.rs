@@ -1,0 +1,1 @@
+//! Placeholder: the broadcast family is being written.

@@ -1,0 +1,1 @@
+//! Placeholder: the counter family is being written.

@@ -1,0 +1,1 @@
+//! Placeholder: the kafka family is being written.

@@ -1,0 +1,1 @@
+//! Placeholder: the txn family is being written.
