@@ -1,5 +1,49 @@
-//! glomers-sim: a Maelstrom-compatible test bench (placeholder until the bench lands).
+//! glomers-sim: a Maelstrom-compatible test bench (see the library docs for the modules).
+//!
+//! Exit codes, as Maelstrom: 0 valid, 1 invalid, 2 unknown, 254 bad arguments, 255 crash.
+
+use clap::Parser;
+use glomers_sim::cli::{Cli, Command};
+use glomers_sim::plan::TestPlan;
+use glomers_sim::runner::{run_test, RunOptions};
+use glomers_sim::workload::lookup;
+
 fn main() {
-    eprintln!("glomers-sim: not built yet");
-    std::process::exit(255);
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 254 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Test(args) => {
+            let workload = match lookup(&args.workload) {
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!("glomers-sim: {e}");
+                    std::process::exit(254);
+                }
+            };
+            let plan = match TestPlan::from_args(&args) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("glomers-sim: {e}");
+                    std::process::exit(254);
+                }
+            };
+            run_test(
+                &plan,
+                workload.as_ref(),
+                RunOptions {
+                    report: true,
+                    progress: true,
+                },
+            )
+            .exit_code
+        }
+        Command::Challenges(args) => glomers_sim::challenges::run(&args),
+    };
+    std::process::exit(code);
 }

@@ -1,0 +1,439 @@
+//! The Gossip Glomers scorecard: runs every challenge command of the spec's §6 table with
+//! one node binary and prints a row per command: verdict, servers msgs-per-op, stable
+//! latency (median/max) or availability, and the challenge's own target.
+//!
+//! Each challenge may have a config preset; `--config <dir>/<preset>.toml` is passed to
+//! the node (after `--`) only when that file exists. Exit 0 when every supported row is
+//! valid, 1 otherwise (the numeric targets are shown, not enforced).
+
+use crate::cli::{ChallengesArgs, Cli, Command};
+use crate::plan::TestPlan;
+use crate::runner::{run_test, RunOptions};
+use crate::workload::{lookup, LookupError};
+use clap::Parser;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A numeric target beyond validity.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// Servers msgs-per-op must be below this.
+    pub msgs_per_op: f64,
+    /// Median stable latency (ms) must be below this.
+    pub median_ms: f64,
+    /// Max stable latency (ms) must be below this.
+    pub max_ms: f64,
+}
+
+/// One challenge command.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    /// Row id, e.g. "3d" or "6b/2".
+    pub id: &'static str,
+    /// Selector used by `--only` (6b's two rows share "6b").
+    pub group: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// The Maelstrom flags (without --bin).
+    pub flags: &'static str,
+    /// Config preset name (file `<preset>.toml`).
+    pub preset: &'static str,
+    /// What the challenge asks for, in words.
+    pub goal: &'static str,
+    /// Numeric target, if any.
+    pub target: Option<Target>,
+}
+
+/// The §6 table.
+pub fn table() -> Vec<Challenge> {
+    let c = |id, group, title, flags, preset, goal, target| Challenge {
+        id,
+        group,
+        title,
+        flags,
+        preset,
+        goal,
+        target,
+    };
+    vec![
+        c("1", "1", "Echo", "-w echo --node-count 1 --time-limit 10", "default", "valid", None),
+        c("2", "2", "Unique IDs", "-w unique-ids --time-limit 30 --rate 1000 --node-count 3 --availability total --nemesis partition", "default", "valid, total availability", None),
+        c("3a", "3a", "Single-node broadcast", "-w broadcast --node-count 1 --time-limit 20 --rate 10", "broadcast", "valid", None),
+        c("3b", "3b", "Multi-node broadcast", "-w broadcast --node-count 5 --time-limit 20 --rate 10", "broadcast", "valid", None),
+        c("3c", "3c", "Fault-tolerant broadcast", "-w broadcast --node-count 5 --time-limit 20 --rate 10 --nemesis partition", "broadcast", "valid", None),
+        c("3d", "3d", "Efficient broadcast I", "-w broadcast --node-count 25 --time-limit 20 --rate 100 --latency 100", "broadcast-3d", "msgs/op < 30, median < 400 ms, max < 600 ms",
+          Some(Target { msgs_per_op: 30.0, median_ms: 400.0, max_ms: 600.0 })),
+        c("3e", "3e", "Efficient broadcast II", "-w broadcast --node-count 25 --time-limit 20 --rate 100 --latency 100", "broadcast-3e", "msgs/op < 20, median < 1 s, max < 2 s",
+          Some(Target { msgs_per_op: 20.0, median_ms: 1000.0, max_ms: 2000.0 })),
+        c("4", "4", "Grow-only counter", "-w g-counter --node-count 3 --rate 100 --time-limit 20 --nemesis partition", "g-counter", "valid", None),
+        c("5a", "5a", "Single-node kafka", "-w kafka --node-count 1 --concurrency 2n --time-limit 20 --rate 1000", "kafka", "valid", None),
+        c("5b", "5b", "Multi-node kafka", "-w kafka --node-count 2 --concurrency 2n --time-limit 20 --rate 1000", "kafka", "valid", None),
+        c("5c", "5c", "Efficient kafka", "-w kafka --node-count 2 --concurrency 2n --time-limit 20 --rate 1000", "kafka-5c", "valid, fewer msgs/op", None),
+        c("6a", "6a", "Single-node txn", "-w txn-rw-register --node-count 1 --time-limit 20 --rate 1000 --concurrency 2n --consistency-models read-uncommitted --availability total", "txn", "valid, total availability", None),
+        c("6b/1", "6b", "Read uncommitted", "-w txn-rw-register --node-count 2 --concurrency 2n --time-limit 20 --rate 1000 --consistency-models read-uncommitted", "txn", "valid", None),
+        c("6b/2", "6b", "Read uncommitted, partitions", "-w txn-rw-register --node-count 2 --concurrency 2n --time-limit 20 --rate 1000 --consistency-models read-uncommitted --availability total --nemesis partition", "txn", "valid, total availability", None),
+        c("6c", "6c", "Read committed", "-w txn-rw-register --node-count 2 --concurrency 2n --time-limit 20 --rate 1000 --consistency-models read-committed --availability total --nemesis partition", "txn", "valid, total availability", None),
+    ]
+}
+
+/// Finds the directory holding `config/` by walking up from `start`.
+pub fn find_config_dir(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|d| d.join("config"))
+        .find(|c| c.is_dir())
+}
+
+/// One scorecard row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Challenge.
+    pub challenge: Challenge,
+    /// "valid", "INVALID", "unknown", "CRASH", "not supported yet", "error".
+    pub verdict: String,
+    /// Counts toward the exit code as a failure.
+    pub failed: bool,
+    /// Servers msgs-per-op.
+    pub msgs_per_op: Option<f64>,
+    /// Median and max stable latency in ms.
+    pub latency: Option<(f64, f64)>,
+    /// Availability ok fraction.
+    pub ok_fraction: Option<f64>,
+    /// Target met? (None when there is no numeric target or no numbers.)
+    pub target_met: Option<bool>,
+    /// Where the results are.
+    pub dir: Option<PathBuf>,
+}
+
+/// Reads the figures of a row out of results.json.
+pub fn figures(results: &Value) -> (Option<f64>, Option<(f64, f64)>, Option<f64>) {
+    let mpo = results["net"]["servers"]["msgs_per_op"].as_f64();
+    let l = &results["workload"]["stable_latencies"];
+    let lat = match (l["0.5"].as_f64(), l["1"].as_f64()) {
+        (Some(a), Some(b)) => Some((a, b)),
+        _ => None,
+    };
+    let okf = results["availability"]["ok_fraction"].as_f64();
+    (mpo, lat, okf)
+}
+
+/// Whether the figures meet a target.
+pub fn meets(t: &Target, mpo: Option<f64>, lat: Option<(f64, f64)>) -> Option<bool> {
+    let mpo = mpo?;
+    let (med, max) = lat?;
+    Some(mpo < t.msgs_per_op && med < t.median_ms && max < t.max_ms)
+}
+
+/// Runs the scorecard; returns the exit code.
+pub fn run(args: &ChallengesArgs) -> i32 {
+    let exe = std::env::current_exe().ok();
+    let exe_dir = exe.as_deref().and_then(Path::parent).map(Path::to_path_buf);
+    let bin = match (&args.bin, &exe_dir) {
+        (Some(b), _) => b.clone(),
+        (None, Some(d)) => d.join("glomers-host"),
+        (None, None) => {
+            eprintln!("glomers-sim: cannot locate this executable; pass --bin");
+            return 254;
+        }
+    };
+    if !bin.is_file() {
+        eprintln!(
+            "glomers-sim: node binary {} not found. Build it with `cargo build --release -p \
+             glomers-host`, or pass --bin PATH.",
+            bin.display()
+        );
+        return 254;
+    }
+    let config_dir = args
+        .config_dir
+        .clone()
+        .or_else(|| exe_dir.as_deref().and_then(find_config_dir));
+    let only: Option<Vec<String>> = args
+        .only
+        .as_ref()
+        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    let chosen: Vec<Challenge> = table()
+        .into_iter()
+        .filter(|c| {
+            only.as_ref()
+                .is_none_or(|o| o.iter().any(|x| x == c.group || x == c.id))
+        })
+        .collect();
+    if chosen.is_empty() {
+        eprintln!("glomers-sim: --only matched no challenge (ids: 1 2 3a 3b 3c 3d 3e 4 5a 5b 5c 6a 6b 6c)");
+        return 254;
+    }
+    println!(
+        "Gossip Glomers scorecard for {} ({} challenge command{})",
+        bin.display(),
+        chosen.len(),
+        if chosen.len() == 1 { "" } else { "s" }
+    );
+    match &config_dir {
+        Some(d) => println!("Config presets from {}", d.display()),
+        None => println!("No config/ directory found: nodes run without --config"),
+    }
+    let mut rows = Vec::new();
+    for (k, ch) in chosen.into_iter().enumerate() {
+        let seed = args.seed.map(|s| crate::seed::derive(s, ch.id, 0));
+        let row = run_one(ch, &bin, config_dir.as_deref(), seed, args);
+        println!("  [{}] {}", k + 1, row_line(&row));
+        rows.push(row);
+    }
+    println!();
+    print_table(&rows);
+    let failed = rows.iter().filter(|r| r.failed).count();
+    let supported = rows
+        .iter()
+        .filter(|r| r.verdict != "not supported yet")
+        .count();
+    println!();
+    if failed == 0 {
+        println!("All {supported} supported challenge commands are valid.");
+        0
+    } else {
+        println!("{failed} of {supported} supported challenge commands did not pass; see the results directories above.");
+        1
+    }
+}
+
+fn run_one(
+    ch: Challenge,
+    bin: &Path,
+    config_dir: Option<&Path>,
+    seed: Option<u64>,
+    args: &ChallengesArgs,
+) -> Row {
+    let mut row = Row {
+        challenge: ch.clone(),
+        verdict: String::new(),
+        failed: false,
+        msgs_per_op: None,
+        latency: None,
+        ok_fraction: None,
+        target_met: None,
+        dir: None,
+    };
+    let mut argv: Vec<String> = vec!["glomers-sim".into(), "test".into()];
+    argv.extend(ch.flags.split_whitespace().map(String::from));
+    argv.push("--bin".into());
+    argv.push(bin.display().to_string());
+    argv.push("--store".into());
+    argv.push(args.store.display().to_string());
+    argv.push("--recovery-time".into());
+    argv.push(args.recovery_time.to_string());
+    if let Some(s) = seed {
+        argv.push("--seed".into());
+        argv.push(s.to_string());
+    }
+    if let Some(d) = config_dir {
+        let preset = d.join(format!("{}.toml", ch.preset));
+        if preset.is_file() {
+            argv.push("--".into());
+            argv.push("--config".into());
+            argv.push(preset.display().to_string());
+        }
+    }
+    let test_args = match parse_test_args(&argv) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("glomers-sim: challenge {}: {e}", ch.id);
+            row.verdict = "error".into();
+            row.failed = true;
+            return row;
+        }
+    };
+    let workload = match lookup(&test_args.workload) {
+        Ok(w) => w,
+        Err(LookupError::NotSupported(_)) => {
+            row.verdict = "not supported yet".into();
+            return row;
+        }
+        Err(e) => {
+            row.verdict = "error".into();
+            row.failed = true;
+            eprintln!("{e}");
+            return row;
+        }
+    };
+    let plan = match TestPlan::from_args(&test_args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("glomers-sim: challenge {}: {e}", ch.id);
+            row.verdict = "error".into();
+            row.failed = true;
+            return row;
+        }
+    };
+    eprintln!(
+        "glomers-sim: challenge {} ({}): {}",
+        ch.id, ch.title, ch.flags
+    );
+    let out = run_test(
+        &plan,
+        workload.as_ref(),
+        RunOptions {
+            report: false,
+            progress: true,
+        },
+    );
+    row.dir = out.dir.clone();
+    match (&out.results, &out.crash) {
+        (Some(r), _) => {
+            let (mpo, lat, okf) = figures(r);
+            row.msgs_per_op = mpo;
+            row.latency = lat;
+            row.ok_fraction = okf;
+            row.target_met = ch.target.as_ref().and_then(|t| meets(t, mpo, lat));
+            row.verdict = match out.exit_code {
+                0 => "valid",
+                1 => "INVALID",
+                _ => "unknown",
+            }
+            .into();
+            row.failed = out.exit_code != 0;
+        }
+        (None, Some(c)) => {
+            eprintln!("glomers-sim: challenge {} crashed: {}", ch.id, c.message);
+            row.verdict = "CRASH".into();
+            row.failed = true;
+        }
+        (None, None) => {
+            row.verdict = "error".into();
+            row.failed = true;
+        }
+    }
+    row
+}
+
+/// Parses a `glomers-sim test ...` argument vector.
+pub fn parse_test_args(argv: &[String]) -> Result<crate::cli::TestArgs, String> {
+    match Cli::try_parse_from(argv) {
+        Ok(Cli {
+            command: Command::Test(t),
+        }) => Ok(t),
+        Ok(_) => Err("not a test command".into()),
+        Err(e) => Err(format!("bad flags: {e}")),
+    }
+}
+
+fn cells(r: &Row) -> [String; 6] {
+    let mpo = r
+        .msgs_per_op
+        .map(|m| format!("{m:.1}"))
+        .unwrap_or_else(|| "-".into());
+    let lat = match (r.latency, r.ok_fraction) {
+        (Some((a, b)), _) => format!("{a:.0} / {b:.0} ms"),
+        (None, Some(f)) => format!("avail {:.1}%", f * 100.0),
+        _ => "-".into(),
+    };
+    let target = match r.target_met {
+        Some(true) => format!("{} (met)", r.challenge.goal),
+        Some(false) => format!("{} (MISSED)", r.challenge.goal),
+        None => r.challenge.goal.to_string(),
+    };
+    [
+        format!("{} {}", r.challenge.id, r.challenge.title),
+        r.verdict.clone(),
+        mpo,
+        lat,
+        target,
+        r.dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+    ]
+}
+
+fn row_line(r: &Row) -> String {
+    let c = cells(r);
+    format!(
+        "{}: {} | msgs/op {} | {} | target: {}",
+        c[0], c[1], c[2], c[3], c[4]
+    )
+}
+
+fn print_table(rows: &[Row]) {
+    let header = [
+        "challenge",
+        "verdict",
+        "msgs/op",
+        "latency med/max",
+        "target",
+        "results",
+    ];
+    let all: Vec<[String; 6]> = rows.iter().map(cells).collect();
+    let mut w = header.map(|h| h.chars().count());
+    for c in &all {
+        for i in 0..6 {
+            w[i] = w[i].max(c[i].chars().count());
+        }
+    }
+    let line = |c: [&str; 6]| {
+        let mut s = String::new();
+        for i in 0..6 {
+            let pad = w[i] - c[i].chars().count();
+            s.push_str(c[i]);
+            if i < 5 {
+                s.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        s
+    };
+    println!("{}", line(header));
+    println!(
+        "{}",
+        line(w.map(|n| "-".repeat(n)).each_ref().map(String::as_str))
+    );
+    for c in &all {
+        println!("{}", line(c.each_ref().map(String::as_str)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_covers_every_challenge_command() {
+        let ids: Vec<&str> = table().iter().map(|c| c.id).collect();
+        assert_eq!(
+            ids,
+            vec![
+                "1", "2", "3a", "3b", "3c", "3d", "3e", "4", "5a", "5b", "5c", "6a", "6b/1",
+                "6b/2", "6c"
+            ]
+        );
+        for c in table() {
+            let argv: Vec<String> = ["glomers-sim", "test", "--bin", "/bin/true"]
+                .into_iter()
+                .map(String::from)
+                .chain(c.flags.split_whitespace().map(String::from))
+                .collect();
+            assert!(Cli::try_parse_from(&argv).is_ok(), "{}", c.id);
+        }
+    }
+
+    #[test]
+    fn targets_need_all_three_numbers() {
+        let t = Target {
+            msgs_per_op: 30.0,
+            median_ms: 400.0,
+            max_ms: 600.0,
+        };
+        assert_eq!(meets(&t, Some(20.0), Some((300.0, 500.0))), Some(true));
+        assert_eq!(meets(&t, Some(31.0), Some((300.0, 500.0))), Some(false));
+        assert_eq!(meets(&t, Some(20.0), Some((300.0, 700.0))), Some(false));
+        assert_eq!(meets(&t, None, Some((300.0, 500.0))), None);
+    }
+
+    #[test]
+    fn figures_come_from_results_json() {
+        let r = serde_json::json!({
+            "net": {"servers": {"msgs_per_op": 12.5}},
+            "workload": {"stable_latencies": {"0.5": 100, "1": 300}},
+            "availability": {"ok_fraction": 0.9}
+        });
+        assert_eq!(figures(&r), (Some(12.5), Some((100.0, 300.0)), Some(0.9)));
+    }
+}

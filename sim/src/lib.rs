@@ -1,0 +1,28 @@
+//! glomers-sim: a Maelstrom-compatible test bench. It spawns any node binary, plays the
+//! network (latency, partitions, journal), the services and the clients, records the
+//! history, checks it with glomers-simkit and writes results and a report.
+//!
+//! Module map: [`cli`] flags → [`plan`] → [`runner`] (lifecycle) using [`process`],
+//! [`net`] (router, latency, partitions, journal, envelope checks), [`client`] (RPC,
+//! reply schemas, error mapping), [`dispatch`] (stagger, workers), [`nemesis`],
+//! [`topology`], [`workload`] (one module per workload) and [`recorder`]; then
+//! [`results`] (results.json and files), [`report`] (terminal summary), [`progress`], and
+//! [`challenges`] (the Gossip Glomers scorecard).
+
+pub mod challenges;
+pub mod cli;
+pub mod client;
+pub mod dispatch;
+pub mod nemesis;
+pub mod net;
+pub mod pending_kit;
+pub mod plan;
+pub mod process;
+pub mod progress;
+pub mod recorder;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod seed;
+pub mod topology;
+pub mod workload;

@@ -1,0 +1,573 @@
+//! The router thread: queues, deadlines, partitions, services, journal and statistics.
+//! See the module docs of [`crate::net`] for the delivery rules.
+
+use super::journal::{Event, EventKind};
+use super::latency::{is_client, LatencyModel};
+use super::partition::Grudge;
+use super::{Delivery, GroupStats, NetStats, RouterCmd, Shared};
+use glomers_simkit::service::{new_service, Service, SERVICE_IDS};
+use rand::rngs::StdRng;
+use serde_json::Value;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What sits behind an id.
+enum Kind {
+    Node(Sender<Arc<str>>),
+    Service(Box<dyn Service>),
+    Client(Sender<Delivery>),
+}
+
+struct Endpoint {
+    id: String,
+    /// The id as a JSON string literal, ready to splice into wire lines.
+    id_json: String,
+    kind: Kind,
+    client: bool,
+    queue: BinaryHeap<Reverse<Pending>>,
+    busy: bool,
+}
+
+struct Pending {
+    id: u64,
+    deadline: Instant,
+    seq: u64,
+    src: usize,
+    wire: Arc<str>,
+    body_at: usize,
+    parsed: Option<Value>,
+    client_traffic: bool,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, o: &Self) -> Ordering {
+        (self.deadline, self.seq).cmp(&(o.deadline, o.seq))
+    }
+}
+
+/// Everything the router needs at start.
+pub struct RouterSetup {
+    /// Node ids and their stdin queues, in plan order.
+    pub nodes: Vec<(String, Sender<Arc<str>>)>,
+    /// Latency model between servers.
+    pub latency: LatencyModel,
+    /// Random stream for latencies and services.
+    pub rng: StdRng,
+    /// Journal sink.
+    pub journal: Sender<Event>,
+    /// Shared state.
+    pub shared: Arc<Shared>,
+}
+
+/// The router's state.
+pub struct Router {
+    endpoints: Vec<Endpoint>,
+    by_id: HashMap<String, usize>,
+    node_count: usize,
+    /// (deadline, seq, endpoint) of every destination's head message.
+    heads: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    heads_msg: HashMap<usize, Pending>,
+    grudge: HashMap<usize, HashSet<usize>>,
+    latency: LatencyModel,
+    rng: StdRng,
+    journal: Sender<Event>,
+    shared: Arc<Shared>,
+    next_id: u64,
+    seq: u64,
+    stats: NetStats,
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+}
+
+impl Router {
+    /// Builds a router with the nodes and the four services registered.
+    pub fn new(setup: RouterSetup) -> Router {
+        let mut r = Router {
+            endpoints: Vec::new(),
+            by_id: HashMap::new(),
+            node_count: setup.nodes.len(),
+            heads: BinaryHeap::new(),
+            heads_msg: HashMap::new(),
+            grudge: HashMap::new(),
+            latency: setup.latency,
+            rng: setup.rng,
+            journal: setup.journal,
+            shared: setup.shared,
+            next_id: 0,
+            seq: 0,
+            stats: NetStats::default(),
+        };
+        for (id, stdin) in setup.nodes {
+            r.add(id, Kind::Node(stdin));
+        }
+        for id in SERVICE_IDS {
+            if let Some(svc) = new_service(id) {
+                r.add(id.to_string(), Kind::Service(svc));
+            }
+        }
+        r
+    }
+
+    fn add(&mut self, id: String, kind: Kind) {
+        let idx = self.endpoints.len();
+        self.by_id.insert(id.clone(), idx);
+        self.endpoints.push(Endpoint {
+            id_json: json_str(&id),
+            client: is_client(&id),
+            id,
+            kind,
+            queue: BinaryHeap::new(),
+            busy: false,
+        });
+    }
+
+    /// Runs until a `Stop` command (or until every sender is gone).
+    pub fn run(mut self, rx: Receiver<RouterCmd>) {
+        loop {
+            self.deliver_due();
+            let cmd = match self.heads.peek() {
+                Some(Reverse((deadline, _, _))) => {
+                    let now = Instant::now();
+                    if *deadline <= now {
+                        continue;
+                    }
+                    match rx.recv_timeout(*deadline - now) {
+                        Ok(c) => c,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                None => match rx.recv() {
+                    Ok(c) => c,
+                    Err(_) => return,
+                },
+            };
+            if !self.handle(cmd) {
+                return;
+            }
+            // Drain a batch before looking at the clock again.
+            for _ in 0..512 {
+                match rx.try_recv() {
+                    Ok(c) => {
+                        if !self.handle(c) {
+                            return;
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            }
+        }
+    }
+
+    /// Handles one command; false means stop.
+    fn handle(&mut self, cmd: RouterCmd) -> bool {
+        match cmd {
+            RouterCmd::FromNode { node, line, msg } => self.from_node(node, line, msg),
+            RouterCmd::FromClient { src, dest, body } => {
+                let (Some(&s), Some(&d)) = (self.by_id.get(&src), self.by_id.get(&dest)) else {
+                    eprintln!("glomers-sim: internal: client {src} sent to unknown {dest}");
+                    return true;
+                };
+                let body_text = body.to_string();
+                self.send(s, d, &body_text, Some(body));
+            }
+            RouterCmd::Register { id, inbox } => {
+                if let Some(&i) = self.by_id.get(&id) {
+                    self.endpoints[i].kind = Kind::Client(inbox);
+                } else {
+                    self.add(id, Kind::Client(inbox));
+                }
+            }
+            RouterCmd::Unregister { id } => {
+                self.by_id.remove(&id);
+            }
+            RouterCmd::SetGrudge(g) => self.set_grudge(&g),
+            RouterCmd::Stop(reply) => {
+                let _ = reply.send(self.stats);
+                return false;
+            }
+        }
+        true
+    }
+
+    fn from_node(&mut self, node: usize, line: String, msg: super::envelope::NodeMessage) {
+        if self.shared.is_dead(node) {
+            return;
+        }
+        let name = self.endpoints[node].id.clone();
+        let src = self.by_id.get(&msg.src).copied();
+        let dest = self.by_id.get(&msg.dest).copied();
+        let (Some(s), Some(d)) = (src, dest) else {
+            let which = match (src, dest) {
+                (None, None) => format!("neither src {:?} nor dest {:?}", msg.src, msg.dest),
+                (None, _) => format!("src {:?}", msg.src),
+                _ => format!("dest {:?}", msg.dest),
+            };
+            let hint = if is_client(&msg.dest) && dest.is_none() {
+                " (a client that is closed or never existed: a late reply after a timeout?)"
+            } else {
+                ""
+            };
+            self.shared.fault(
+                node,
+                &name,
+                &line,
+                format!("invalid source/dest for message: {which} is not a registered id{hint}"),
+                true,
+            );
+            return;
+        };
+        if msg.trailing {
+            self.shared.fault(
+                node,
+                &name,
+                &line,
+                "more than one JSON value on one line: only the first is used (Maelstrom \
+                 silently loses the rest)"
+                    .into(),
+                false,
+            );
+        }
+        let body = &line[msg.body];
+        self.send(s, d, body, None);
+    }
+
+    /// Hands a message to the network: id, journal, latency, queue.
+    fn send(&mut self, src: usize, dest: usize, body: &str, parsed: Option<Value>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let prefix = format!(
+            "{{\"id\":{id},\"src\":{},\"dest\":{},\"body\":",
+            self.endpoints[src].id_json, self.endpoints[dest].id_json
+        );
+        let body_at = prefix.len();
+        let mut w = prefix;
+        w.push_str(body);
+        w.push('}');
+        let wire: Arc<str> = Arc::from(w);
+        let now = Instant::now();
+        let client_traffic = self.endpoints[src].client || self.endpoints[dest].client;
+        self.count(client_traffic, true);
+        self.journal(EventKind::Send, now, &wire);
+        let latency = if client_traffic {
+            0
+        } else {
+            self.latency.draw(&mut self.rng)
+        };
+        self.seq += 1;
+        let p = Pending {
+            id,
+            deadline: now + Duration::from_millis(latency),
+            seq: self.seq,
+            src,
+            wire,
+            body_at,
+            parsed,
+            client_traffic,
+        };
+        if self.endpoints[dest].client {
+            // Clients read their queue directly and are never partitioned.
+            self.deliver(dest, p);
+            return;
+        }
+        self.endpoints[dest].queue.push(Reverse(p));
+        if !self.endpoints[dest].busy {
+            self.promote(dest);
+        }
+    }
+
+    /// Takes the next message of `dest`'s queue as its head, dropping partitioned ones.
+    fn promote(&mut self, dest: usize) {
+        while let Some(Reverse(p)) = self.endpoints[dest].queue.pop() {
+            if self
+                .grudge
+                .get(&dest)
+                .is_some_and(|ignored| ignored.contains(&p.src))
+            {
+                self.stats.dropped += 1;
+                self.journal(EventKind::Drop, Instant::now(), &p.wire);
+                continue;
+            }
+            self.heads.push(Reverse((p.deadline, p.seq, dest)));
+            self.heads_msg.insert(dest, p);
+            self.endpoints[dest].busy = true;
+            return;
+        }
+        self.endpoints[dest].busy = false;
+    }
+
+    fn deliver_due(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((deadline, _, dest))) = self.heads.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            self.heads.pop();
+            if let Some(p) = self.heads_msg.remove(&dest) {
+                self.deliver(dest, p);
+            }
+            self.promote(dest);
+        }
+    }
+
+    fn deliver(&mut self, dest: usize, p: Pending) {
+        self.count(p.client_traffic, false);
+        self.journal(EventKind::Recv, Instant::now(), &p.wire);
+        let body_text = &p.wire[p.body_at..p.wire.len() - 1];
+        let src_name = if matches!(self.endpoints[dest].kind, Kind::Node(_)) {
+            String::new()
+        } else {
+            self.endpoints[p.src].id.clone()
+        };
+        match &mut self.endpoints[dest].kind {
+            Kind::Node(stdin) => {
+                let _ = stdin.send(p.wire.clone());
+            }
+            Kind::Client(inbox) => {
+                let body = match p.parsed {
+                    Some(v) => v,
+                    None => serde_json::from_str(body_text).unwrap_or(Value::Null),
+                };
+                let _ = inbox.send(Delivery {
+                    id: p.id,
+                    src: src_name,
+                    body,
+                });
+            }
+            Kind::Service(_) => {
+                let body: Value = match p.parsed {
+                    Some(v) => v,
+                    None => serde_json::from_str(body_text).unwrap_or(Value::Null),
+                };
+                let src_id = src_name;
+                let reply = match &mut self.endpoints[dest].kind {
+                    Kind::Service(svc) => svc.handle(&src_id, &body, &mut self.rng),
+                    _ => None,
+                };
+                if let Some(reply) = reply {
+                    // The requester may have gone away (a closed client): drop quietly.
+                    if self.by_id.contains_key(&src_id) {
+                        let text = reply.to_string();
+                        self.send(dest, p.src, &text, Some(reply));
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_grudge(&mut self, g: &Grudge) {
+        self.grudge.clear();
+        for (receiver, sources) in g {
+            let Some(&r) = self.by_id.get(receiver) else {
+                continue;
+            };
+            let set: HashSet<usize> = sources
+                .iter()
+                .filter_map(|s| self.by_id.get(s).copied())
+                .filter(|&s| s < self.node_count)
+                .collect();
+            if r < self.node_count && !set.is_empty() {
+                self.grudge.insert(r, set);
+            }
+        }
+    }
+
+    fn count(&mut self, client_traffic: bool, send: bool) {
+        let bump = |g: &mut GroupStats| {
+            if send {
+                g.send_count += 1;
+                g.msg_count += 1;
+            } else {
+                g.recv_count += 1;
+            }
+        };
+        bump(&mut self.stats.all);
+        if client_traffic {
+            bump(&mut self.stats.clients);
+        } else {
+            bump(&mut self.stats.servers);
+        }
+    }
+
+    fn journal(&self, kind: EventKind, at: Instant, wire: &Arc<str>) {
+        let time = at.saturating_duration_since(self.shared.start).as_nanos() as u64;
+        let _ = self.journal.send(Event {
+            kind,
+            time,
+            wire: wire.clone(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::latency::LatencyDist;
+    use rand::SeedableRng;
+    use serde_json::json;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc::channel;
+    use std::sync::Mutex;
+
+    struct Rig {
+        router: Router,
+        stdin: Vec<Receiver<Arc<str>>>,
+        journal: Receiver<Event>,
+        shared: Arc<Shared>,
+    }
+
+    fn rig(n: usize, latency_ms: u64) -> Rig {
+        let shared = Arc::new(Shared {
+            start: Instant::now(),
+            dead: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            faults: Mutex::new(Vec::new()),
+        });
+        let (jtx, jrx) = channel();
+        let mut nodes = Vec::new();
+        let mut stdin = Vec::new();
+        for i in 0..n {
+            let (tx, rx) = channel();
+            nodes.push((format!("n{i}"), tx));
+            stdin.push(rx);
+        }
+        let router = Router::new(RouterSetup {
+            nodes,
+            latency: LatencyModel {
+                mean_ms: latency_ms,
+                dist: LatencyDist::Constant,
+            },
+            rng: StdRng::seed_from_u64(1),
+            journal: jtx,
+            shared: shared.clone(),
+        });
+        Rig {
+            router,
+            stdin,
+            journal: jrx,
+            shared,
+        }
+    }
+
+    fn node_line(r: &mut Rig, node: usize, line: &str) {
+        let msg = crate::net::envelope::parse_line(line).unwrap();
+        r.router.handle(RouterCmd::FromNode {
+            node,
+            line: line.to_string(),
+            msg,
+        });
+    }
+
+    #[test]
+    fn ids_start_at_zero_and_fifo_per_destination() {
+        let mut r = rig(2, 0);
+        for k in 0..3 {
+            node_line(
+                &mut r,
+                0,
+                &format!(r#"{{"src":"n0","dest":"n1","body":{{"k":{k}}}}}"#),
+            );
+        }
+        r.router.deliver_due();
+        let got: Vec<String> = r.stdin[1].try_iter().map(|s| s.to_string()).collect();
+        assert_eq!(got.len(), 3);
+        for (k, line) in got.iter().enumerate() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["id"], k as u64);
+            assert_eq!(v["body"]["k"], k as u64);
+            assert_eq!(v["src"], "n0");
+        }
+        assert_eq!(r.router.stats.servers.send_count, 3);
+        assert_eq!(r.router.stats.servers.recv_count, 3);
+    }
+
+    #[test]
+    fn partition_drops_at_dequeue_and_journals_it() {
+        let mut r = rig(2, 0);
+        let mut g = Grudge::new();
+        g.insert("n1".into(), ["n0".to_string()].into_iter().collect());
+        r.router.handle(RouterCmd::SetGrudge(g));
+        node_line(&mut r, 0, r#"{"src":"n0","dest":"n1","body":{}}"#);
+        node_line(&mut r, 1, r#"{"src":"n1","dest":"n0","body":{}}"#);
+        r.router.deliver_due();
+        assert_eq!(r.stdin[1].try_iter().count(), 0);
+        assert_eq!(r.stdin[0].try_iter().count(), 1);
+        let kinds: Vec<EventKind> = r.journal.try_iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                EventKind::Send,
+                EventKind::Drop,
+                EventKind::Send,
+                EventKind::Recv
+            ]
+        );
+        assert_eq!(r.router.stats.dropped, 1);
+    }
+
+    #[test]
+    fn latency_applies_between_servers_but_not_to_clients() {
+        let mut r = rig(1, 200);
+        let (tx, rx) = channel();
+        r.router.handle(RouterCmd::Register {
+            id: "c0".into(),
+            inbox: tx,
+        });
+        node_line(&mut r, 0, r#"{"src":"n0","dest":"c0","body":{"type":"x"}}"#);
+        let d = rx.try_recv().unwrap();
+        assert_eq!(d.src, "n0");
+        assert_eq!(d.body["type"], "x");
+        node_line(
+            &mut r,
+            0,
+            r#"{"src":"n0","dest":"lin-kv","body":{"type":"x"}}"#,
+        );
+        r.router.deliver_due();
+        assert_eq!(r.router.stats.servers.recv_count, 0, "still in flight");
+        assert_eq!(r.router.stats.clients.recv_count, 1);
+    }
+
+    #[test]
+    fn unknown_dest_kills_the_node_output() {
+        let mut r = rig(2, 0);
+        node_line(&mut r, 0, r#"{"src":"n0","dest":"n7","body":{}}"#);
+        assert!(r.shared.is_dead(0));
+        node_line(&mut r, 0, r#"{"src":"n0","dest":"n1","body":{}}"#);
+        r.router.deliver_due();
+        assert_eq!(r.stdin[1].try_iter().count(), 0);
+        let faults = r.shared.faults.lock().unwrap();
+        assert_eq!(faults.len(), 1);
+        assert!(faults[0].problem.contains("n7"));
+        assert!(faults[0].fatal);
+        let _ = json!({});
+    }
+
+    #[test]
+    fn closed_clients_are_invalid_destinations() {
+        let mut r = rig(1, 0);
+        let (tx, _rx) = channel();
+        r.router.handle(RouterCmd::Register {
+            id: "c3".into(),
+            inbox: tx,
+        });
+        r.router.handle(RouterCmd::Unregister { id: "c3".into() });
+        node_line(&mut r, 0, r#"{"src":"n0","dest":"c3","body":{}}"#);
+        assert!(r.shared.is_dead(0));
+    }
+}

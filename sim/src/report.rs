@@ -1,0 +1,373 @@
+//! The terminal summary printed on stdout after a run: the verdict of each checker, the
+//! numbers people compare against challenge targets, and, for a failed run, each broken
+//! rule with its operations (process, node, client, time, request, response) and the
+//! network messages that carried them.
+
+use crate::net::NodeFault;
+use crate::plan::TestPlan;
+use crate::results::{Analysis, Crash};
+use glomers_simkit::checker::{CheckResult, Validity};
+use glomers_simkit::history::{History, Op, OpType};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+const MAX_FINDINGS: usize = 6;
+const MAX_OPS_PER_FINDING: usize = 6;
+const MAX_MESSAGES_PER_OP: usize = 8;
+
+fn verdict_word(v: Validity) -> &'static str {
+    match v {
+        Validity::Valid => "valid",
+        Validity::Invalid => "INVALID",
+        Validity::Unknown => "unknown",
+    }
+}
+
+/// One-line description of the test.
+pub fn describe_plan(plan: &TestPlan) -> String {
+    let nodes = match plan.nodes.len() {
+        1 => plan.nodes[0].clone(),
+        n => format!("{n} nodes ({}..{})", plan.nodes[0], plan.nodes[n - 1]),
+    };
+    format!(
+        "{} on {}, {} worker{}, {} s at {} op/s, latency {} ms {:?}{}, seed {}",
+        plan.workload,
+        nodes,
+        plan.concurrency,
+        if plan.concurrency == 1 { "" } else { "s" },
+        plan.time_limit.as_secs(),
+        plan.rate,
+        plan.latency.mean_ms,
+        plan.latency.dist,
+        if plan.nemesis_partition {
+            format!(
+                ", partitions every ~{} s",
+                plan.nemesis_interval.as_secs_f64()
+            )
+        } else {
+            String::new()
+        },
+        plan.seed
+    )
+    .replace("Constant", "constant")
+    .replace("Uniform", "uniform")
+    .replace("Exponential", "exponential")
+}
+
+/// Prints the report of a finished run.
+pub fn print(plan: &TestPlan, dir: &Path, history: &History, a: &Analysis) {
+    println!();
+    println!("== glomers-sim: {}", describe_plan(plan));
+    let headline = match a.valid {
+        Validity::Valid => "Everything looks good: the run is VALID (exit 0).".to_string(),
+        Validity::Invalid => "The run is INVALID (exit 1).".to_string(),
+        Validity::Unknown => {
+            "The verdict is UNKNOWN (exit 2): the checkers could not decide.".to_string()
+        }
+    };
+    println!("{headline}");
+    println!(
+        "  workload      {}\n  stats         {}\n  availability  {}{}",
+        verdict_word(a.workload.valid),
+        verdict_word(a.stats.valid),
+        verdict_word(a.availability.valid),
+        a.json["availability"]["ok_fraction"]
+            .as_f64()
+            .map(|f| format!(" (ok fraction {f:.4})"))
+            .unwrap_or_default()
+    );
+    let (mut ok, mut fail, mut info) = (0, 0, 0);
+    for op in &history.ops {
+        match op.kind {
+            OpType::Ok => ok += 1,
+            OpType::Fail => fail += 1,
+            OpType::Info => info += 1,
+            OpType::Invoke => {}
+        }
+    }
+    println!(
+        "Operations: {} invoked: {ok} ok, {fail} fail, {info} info; {} exception{}",
+        a.invokes,
+        a.exceptions.len(),
+        if a.exceptions.len() == 1 { "" } else { "s" }
+    );
+    let per_op = |v: &Value| v.as_f64().map(|f| format!("{f:.2}")).unwrap_or("-".into());
+    println!(
+        "Network: {} messages; servers {} ({} msgs per op), clients {}; {} dropped by partitions",
+        a.net.all.msg_count,
+        a.net.servers.msg_count,
+        per_op(&a.json["net"]["servers"]["msgs_per_op"]),
+        a.net.clients.msg_count,
+        a.net.dropped
+    );
+    if let Some(l) = a.json["workload"].get("stable_latencies") {
+        let ms = |k: &str| l.get(k).and_then(Value::as_f64);
+        if let (Some(med), Some(max)) = (ms("0.5"), ms("1")) {
+            println!("Stable latency: median {med:.0} ms, max {max:.0} ms");
+        }
+    }
+    let checks: [(&str, &CheckResult); 3] = [
+        ("workload", &a.workload),
+        ("stats", &a.stats),
+        ("availability", &a.availability),
+    ];
+    let broken: Vec<(&str, &glomers_simkit::checker::Finding)> = checks
+        .iter()
+        .flat_map(|(name, r)| r.findings.iter().map(move |f| (*name, f)))
+        .filter(|(_, f)| !f.note)
+        .collect();
+    let mut wanted: HashSet<(String, u64)> = HashSet::new();
+    for (_, f) in broken.iter().take(MAX_FINDINGS) {
+        for &i in f.ops.iter().take(MAX_OPS_PER_FINDING) {
+            if let Some(k) = op_key(history.ops.get(i)) {
+                wanted.insert(k);
+            }
+        }
+    }
+    for e in a.exceptions.iter().take(3) {
+        if let Some(m) = e.msg_id {
+            wanted.insert((e.client.clone(), m));
+        }
+    }
+    let messages = journal_for(&dir.join("messages.jsonl"), &wanted);
+    if !broken.is_empty() {
+        println!();
+        println!("What went wrong:");
+        for (n, (checker, f)) in broken.iter().take(MAX_FINDINGS).enumerate() {
+            println!("{:>3}. [{checker}: {}] {}", n + 1, f.rule, f.explanation);
+            for &i in f.ops.iter().take(MAX_OPS_PER_FINDING) {
+                print_op(history, i, &messages);
+            }
+            if f.ops.len() > MAX_OPS_PER_FINDING {
+                println!(
+                    "       … and {} more operations",
+                    f.ops.len() - MAX_OPS_PER_FINDING
+                );
+            }
+        }
+        if broken.len() > MAX_FINDINGS {
+            println!(
+                "     … and {} more findings in results.json",
+                broken.len() - MAX_FINDINGS
+            );
+        }
+    }
+    let notes: Vec<_> = checks
+        .iter()
+        .flat_map(|(_, r)| r.findings.iter())
+        .filter(|f| f.note)
+        .collect();
+    if !notes.is_empty() {
+        println!();
+        println!("Notes (do not change the verdict):");
+        for f in notes.iter().take(MAX_FINDINGS) {
+            println!("  - [{}] {}", f.rule, f.explanation);
+        }
+    }
+    if !a.exceptions.is_empty() {
+        println!();
+        println!(
+            "Client exceptions ({}; listed under `exceptions` in results.json):",
+            a.exceptions.len()
+        );
+        for e in a.exceptions.iter().take(5) {
+            println!(
+                "  - {} (op #{}, {} {} on {} via {}, msg_id {})",
+                e.message,
+                e.index,
+                e.f,
+                history
+                    .ops
+                    .get(e.index)
+                    .map(|o| o.value.to_string())
+                    .unwrap_or_default(),
+                e.node,
+                e.client,
+                e.msg_id.map(|m| m.to_string()).unwrap_or("-".into())
+            );
+            if let Some(m) = e.msg_id {
+                print_messages(messages.get(&(e.client.clone(), m)));
+            }
+        }
+    }
+    print_faults(&a.faults);
+    println!();
+    println!("Files: {}/", dir.display());
+    println!("  results.json  history.jsonl  messages.jsonl  nemesis.jsonl  node-logs/");
+}
+
+fn op_key(op: Option<&Op>) -> Option<(String, u64)> {
+    let op = op?;
+    Some((op.client.clone()?, op.msg_id?))
+}
+
+fn print_op(history: &History, i: usize, messages: &HashMap<(String, u64), Vec<Value>>) {
+    let Some(op) = history.ops.get(i) else {
+        println!("       op #{i}: not in the history");
+        return;
+    };
+    let (inv, done) = if op.kind == OpType::Invoke {
+        (Some(op), history.completion_of(i))
+    } else {
+        let inv = history.ops[..i]
+            .iter()
+            .rev()
+            .find(|o| o.process == op.process && o.kind == OpType::Invoke);
+        (inv, Some(op))
+    };
+    let head = inv.or(done).unwrap_or(op);
+    println!(
+        "     - op #{} at {:.3} s: process {}, node {}, client {}, msg_id {}{}",
+        head.index,
+        head.time_ms() / 1000.0,
+        head.process,
+        head.node.as_deref().unwrap_or("-"),
+        head.client.as_deref().unwrap_or("-"),
+        head.msg_id.map(|m| m.to_string()).unwrap_or("-".into()),
+        if head.final_phase {
+            " (final phase)"
+        } else {
+            ""
+        }
+    );
+    if let Some(inv) = inv {
+        println!("         request:  {} {}", inv.f, inv.value);
+    }
+    match done {
+        Some(d) => println!(
+            "         response: {} {}{} (op #{}, at {:.3} s)",
+            match d.kind {
+                OpType::Ok => "ok",
+                OpType::Fail => "fail",
+                OpType::Info => "info",
+                OpType::Invoke => "invoke",
+            },
+            d.value,
+            d.error
+                .as_ref()
+                .map(|e| format!(", error {e}"))
+                .unwrap_or_default(),
+            d.index,
+            d.time_ms() / 1000.0
+        ),
+        None => println!("         response: none (the operation never completed)"),
+    }
+    if let Some(k) = op_key(Some(head)) {
+        print_messages(messages.get(&k));
+    }
+}
+
+fn print_messages(msgs: Option<&Vec<Value>>) {
+    let Some(msgs) = msgs else { return };
+    for m in msgs.iter().take(MAX_MESSAGES_PER_OP) {
+        println!(
+            "         net #{} {:>4} {:.3} s  {} -> {}  {}",
+            m["id"],
+            m["kind"].as_str().unwrap_or("?"),
+            m["time"].as_f64().unwrap_or(0.0) / 1e9,
+            m["src"].as_str().unwrap_or("?"),
+            m["dest"].as_str().unwrap_or("?"),
+            m["body"]
+        );
+    }
+}
+
+/// Journal entries of the given (client, msg_id) exchanges: the request (client → node,
+/// body.msg_id) and the replies (node → client, body.in_reply_to).
+pub fn journal_for(
+    path: &Path,
+    wanted: &HashSet<(String, u64)>,
+) -> HashMap<(String, u64), Vec<Value>> {
+    let mut out: HashMap<(String, u64), Vec<Value>> = HashMap::new();
+    if wanted.is_empty() {
+        return out;
+    }
+    let clients: HashSet<&str> = wanted.iter().map(|(c, _)| c.as_str()).collect();
+    let Ok(file) = std::fs::File::open(path) else {
+        return out;
+    };
+    for line in BufReader::new(file).lines().map_while(Result::ok) {
+        if !clients.iter().any(|c| line.contains(&format!("\"{c}\""))) {
+            continue;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let src = v["src"].as_str().unwrap_or_default().to_string();
+        let dest = v["dest"].as_str().unwrap_or_default().to_string();
+        let keys = [
+            (src, v["body"]["msg_id"].as_u64()),
+            (dest, v["body"]["in_reply_to"].as_u64()),
+        ];
+        for (c, m) in keys {
+            if let Some(m) = m {
+                let k = (c, m);
+                if wanted.contains(&k) {
+                    out.entry(k).or_default().push(v.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn print_faults(faults: &[NodeFault]) {
+    if faults.is_empty() {
+        return;
+    }
+    println!();
+    println!("Node output problems ({}):", faults.len());
+    for f in faults.iter().take(10) {
+        println!(
+            "  - {} at {:.3} s: {}{}",
+            f.node,
+            f.time as f64 / 1e9,
+            f.problem,
+            if f.fatal {
+                format!(
+                    ". As Maelstrom does, everything {} wrote afterwards was ignored, so its \
+                     replies and gossip were lost",
+                    f.node
+                )
+            } else {
+                String::new()
+            }
+        );
+        println!("      line: {}", f.line);
+    }
+    println!(
+        "  Nodes must write exactly one JSON message per line on stdout (logs go to stderr), \
+         to registered ids only."
+    );
+}
+
+/// Prints the report of a crashed run.
+pub fn print_crash(dir: Option<&Path>, c: &Crash) {
+    println!();
+    println!("== glomers-sim: the test CRASHED (exit 255)");
+    println!("{}", c.message);
+    if let Some(st) = &c.exit_status {
+        println!("  exit status: {st}");
+    }
+    if !c.log_tail.is_empty() {
+        println!(
+            "  last {} stderr line{} of {}:",
+            c.log_tail.len(),
+            if c.log_tail.len() == 1 { "" } else { "s" },
+            c.node.as_deref().unwrap_or("the node")
+        );
+        for l in &c.log_tail {
+            println!("    | {l}");
+        }
+    }
+    print_faults(&c.faults);
+    if let Some(d) = dir {
+        println!();
+        println!(
+            "Files: {}/  (crash.json, history.jsonl, messages.jsonl, node-logs/)",
+            d.display()
+        );
+    }
+}

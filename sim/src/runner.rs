@@ -1,0 +1,515 @@
+//! The test lifecycle (spec §1.5): results directory, journal and router, node processes,
+//! `init` (10 s, msg_id 1, one fresh client per node, closed afterwards), workload setup
+//! (one client per node, kept until teardown), the main phase with the nemesis, the final
+//! phase, teardown (SIGKILL), analysis and files.
+//!
+//! Deviations from Maelstrom:
+//! - All node ids are registered before any node starts (Maelstrom registers each node
+//!   just before spawning it, in parallel); a message to a peer during that tiny window is
+//!   fatal there and fine here.
+//! - A node that exits early stops the test at once (Maelstrom finds out at teardown);
+//!   the verdict is the same: a crash, exit 255, no results.json (we write crash.json).
+//! - Init clients get ids c0..c(N-1) in node order (Maelstrom opens them in parallel).
+//! - History and journal share one time origin, the network start (Maelstrom's history
+//!   counts from the generator start), so times in reports line up.
+
+use crate::client::{ClientIds, Conn, RpcResult};
+use crate::dispatch::{self, Job, WorkerSetup};
+use crate::nemesis::{self, NemesisPlan};
+use crate::net::journal::Journal;
+use crate::net::router::{Router, RouterSetup};
+use crate::net::{Net, NetStats, RouterCmd, Shared};
+use crate::plan::TestPlan;
+use crate::process::{self, NodeProc, SpawnSpec};
+use crate::progress::Progress;
+use crate::recorder::Recorder;
+use crate::results::{self, Crash};
+use crate::seed;
+use crate::workload::Workload;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How much the runner prints.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Print the full report on stdout.
+    pub report: bool,
+    /// Print the progress line on stderr.
+    pub progress: bool,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// 0 valid, 1 invalid, 2 unknown, 255 crash.
+    pub exit_code: i32,
+    /// Results directory.
+    pub dir: Option<PathBuf>,
+    /// The results.json content (None for a crash).
+    pub results: Option<Value>,
+    /// The crash, if the test crashed.
+    pub crash: Option<Crash>,
+}
+
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs one test.
+pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> RunOutcome {
+    let dir = match results::make_run_dir(&plan.store, workload.name()) {
+        Ok(d) => d,
+        Err(e) => {
+            return crashed(
+                None,
+                Crash::bench(format!("cannot create the results directory: {e}")),
+                opts,
+            )
+        }
+    };
+    let log_dir = dir.join("node-logs");
+    if let Err(e) = std::fs::create_dir_all(&log_dir) {
+        return crashed(
+            Some(dir),
+            Crash::bench(format!("cannot create node-logs/: {e}")),
+            opts,
+        );
+    }
+    let journal = match Journal::create(&dir.join("messages.jsonl")) {
+        Ok(j) => j,
+        Err(e) => {
+            return crashed(
+                Some(dir),
+                Crash::bench(format!("cannot create the journal: {e}")),
+                opts,
+            )
+        }
+    };
+    let shared = Arc::new(Shared {
+        start: Instant::now(),
+        dead: plan.nodes.iter().map(|_| AtomicBool::new(false)).collect(),
+        faults: Mutex::new(Vec::new()),
+    });
+    let (tx, rx) = channel();
+    let net = Net {
+        tx,
+        shared: shared.clone(),
+    };
+    let mut stdin_rxs = Vec::new();
+    let mut router_nodes = Vec::new();
+    for id in &plan.nodes {
+        let (stx, srx) = process::stdin_queue();
+        router_nodes.push((id.clone(), stx));
+        stdin_rxs.push(srx);
+    }
+    let router = Router::new(RouterSetup {
+        nodes: router_nodes,
+        latency: plan.latency,
+        rng: seed::rng(plan.seed, "network", 0),
+        journal: journal.sender(),
+        shared: shared.clone(),
+    });
+    let router_thread = std::thread::Builder::new()
+        .name("router".into())
+        .spawn(move || router.run(rx));
+    if let Err(e) = router_thread {
+        return crashed(
+            Some(dir),
+            Crash::bench(format!("cannot start the router: {e}")),
+            opts,
+        );
+    }
+    let recorder = Arc::new(Recorder::new(shared.start));
+    let mut procs: Vec<NodeProc> = Vec::new();
+    let spec = SpawnSpec {
+        bin: &plan.bin,
+        args: &plan.bin_args,
+        log_dir: &log_dir,
+        log_stderr: plan.log_stderr,
+    };
+    let mut body = || -> Result<(), Crash> {
+        for (i, (id, srx)) in plan.nodes.iter().zip(stdin_rxs.drain(..)).enumerate() {
+            let p = process::spawn(&spec, i, id, srx, &net).map_err(|e| {
+                Crash::bench(format!("cannot start {} for {id}: {e}", plan.bin.display()))
+            })?;
+            procs.push(p);
+        }
+        let ids = Arc::new(ClientIds::default());
+        init_nodes(plan, &net, &ids, &mut procs)?;
+        let setup_conns = setup_clients(plan, workload, &net, &ids, &mut procs)?;
+        let result = main_and_final(plan, workload, &net, &ids, &recorder, &mut procs, opts);
+        for c in setup_conns {
+            c.close();
+        }
+        result
+    };
+    let outcome = body();
+    for p in &mut procs {
+        p.kill();
+    }
+    let (stx, srx) = channel();
+    let stats = if net.tx.send(RouterCmd::Stop(stx)).is_ok() {
+        srx.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_default()
+    } else {
+        NetStats::default()
+    };
+    drop(net);
+    let journal_ok = journal.finish();
+    let faults = shared.faults.lock().map(|f| f.clone()).unwrap_or_default();
+    let history = recorder.history();
+    let files = results::write_run_files(&dir, &history, &recorder.nemesis_events());
+    if let Err(e) = journal_ok.and(files) {
+        eprintln!("glomers-sim: could not write every result file: {e}");
+    }
+    if let Err(mut crash) = outcome {
+        crash.faults = faults;
+        return crashed(Some(dir), crash, opts);
+    }
+    let analysis = results::analyse(
+        plan,
+        workload,
+        &history,
+        &stats,
+        &recorder.exceptions(),
+        &faults,
+        &recorder.nemesis_events(),
+    );
+    if let Err(e) = results::write_results(&dir, &plan.store, &analysis.json) {
+        eprintln!("glomers-sim: could not write results.json: {e}");
+    }
+    if opts.report {
+        crate::report::print(plan, &dir, &history, &analysis);
+    }
+    RunOutcome {
+        exit_code: analysis.exit_code,
+        dir: Some(dir),
+        results: Some(analysis.json),
+        crash: None,
+    }
+}
+
+fn crashed(dir: Option<PathBuf>, crash: Crash, opts: RunOptions) -> RunOutcome {
+    if let Some(d) = &dir {
+        if let Err(e) = results::write_crash(d, &crash) {
+            eprintln!("glomers-sim: could not write crash.json: {e}");
+        }
+    }
+    if opts.report {
+        crate::report::print_crash(dir.as_deref(), &crash);
+    }
+    RunOutcome {
+        exit_code: 255,
+        dir,
+        results: None,
+        crash: Some(crash),
+    }
+}
+
+/// Fails with a crash if any node has exited.
+fn check_exits(procs: &mut [NodeProc]) -> Result<(), Crash> {
+    for p in procs.iter_mut() {
+        if let Some(st) = p.poll_exit() {
+            return Err(Crash::node_exit(&p.id, &st, p.log_tail()));
+        }
+    }
+    Ok(())
+}
+
+fn init_nodes(
+    plan: &TestPlan,
+    net: &Net,
+    ids: &ClientIds,
+    procs: &mut [NodeProc],
+) -> Result<(), Crash> {
+    let conns: Vec<Conn> = plan.nodes.iter().map(|n| Conn::open(net, ids, n)).collect();
+    let results: Vec<(Conn, RpcResult)> = std::thread::scope(|s| {
+        let handles: Vec<_> = conns
+            .into_iter()
+            .map(|mut c| {
+                let body = json!({
+                    "type": "init",
+                    "node_id": c.node,
+                    "node_ids": plan.nodes,
+                });
+                s.spawn(move || {
+                    let r = c.rpc(body, INIT_TIMEOUT);
+                    (c, r)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut problem = None;
+    for (c, r) in results {
+        let node = c.node.clone();
+        c.close();
+        if problem.is_some() {
+            continue;
+        }
+        match r {
+            RpcResult::Reply(b) if b.get("type").and_then(Value::as_str) == Some("init_ok") => {}
+            RpcResult::Reply(b) => {
+                problem = Some(format!(
+                    "node {node} answered init with type {} instead of \"init_ok\": {b}",
+                    b.get("type").cloned().unwrap_or(Value::Null)
+                ))
+            }
+            RpcResult::Error { code, text, .. } => {
+                problem = Some(format!(
+                    "node {node} answered init with an error (code {code:?}): {text}"
+                ))
+            }
+            RpcResult::Timeout(hint) => {
+                problem = Some(format!(
+                    "node {node} did not respond to an init message within 10 s{}",
+                    hint.map(|h| format!(" ({h})")).unwrap_or_default()
+                ))
+            }
+        }
+    }
+    check_exits(procs)?;
+    match problem {
+        Some(p) => Err(Crash::setup(p)),
+        None => Ok(()),
+    }
+}
+
+fn setup_clients(
+    plan: &TestPlan,
+    workload: &dyn Workload,
+    net: &Net,
+    ids: &ClientIds,
+    procs: &mut [NodeProc],
+) -> Result<Vec<Conn>, Crash> {
+    let conns: Vec<Conn> = plan.nodes.iter().map(|n| Conn::open(net, ids, n)).collect();
+    let results: Vec<(Conn, Result<(), String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = conns
+            .into_iter()
+            .map(|mut c| {
+                s.spawn(move || {
+                    let r = workload.setup(plan, &mut c);
+                    (c, r)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    check_exits(procs)?;
+    let mut kept = Vec::new();
+    let mut problem = None;
+    for (c, r) in results {
+        if let Err(e) = r {
+            problem.get_or_insert(format!("client setup on {} failed: {e}", c.node));
+        }
+        kept.push(c);
+    }
+    match problem {
+        Some(p) => {
+            for c in kept {
+                c.close();
+            }
+            Err(Crash::setup(p))
+        }
+        None => Ok(kept),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn main_and_final(
+    plan: &TestPlan,
+    workload: &dyn Workload,
+    net: &Net,
+    ids: &Arc<ClientIds>,
+    recorder: &Arc<Recorder>,
+    procs: &mut [NodeProc],
+    opts: RunOptions,
+) -> Result<(), Crash> {
+    let gen_start = Instant::now();
+    let until = gen_start + plan.time_limit;
+    let abort = Arc::new(AtomicBool::new(false));
+    // Workers.
+    let (free_tx, free_rx) = channel::<usize>();
+    let mut job_txs = Vec::new();
+    let mut worker_threads = Vec::new();
+    for i in 0..plan.concurrency {
+        let (jtx, jrx) = channel::<Job>();
+        job_txs.push(jtx);
+        let setup = WorkerSetup {
+            index: i,
+            concurrency: plan.concurrency,
+            node: plan.nodes[i % plan.nodes.len()].clone(),
+            reusable: workload.reusable_client(),
+            client: workload.client(plan),
+            net: net.clone(),
+            ids: ids.clone(),
+            recorder: recorder.clone(),
+        };
+        let ftx = free_tx.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("worker-{i}"))
+            .spawn(move || dispatch::worker(setup, jrx, ftx))
+            .map_err(|e| Crash::bench(format!("cannot start worker threads: {e}")))?;
+        worker_threads.push(h);
+    }
+    drop(free_tx);
+    // Nemesis.
+    let (nem_stop_tx, nem_stop_rx) = channel::<()>();
+    let nemesis_thread = if plan.nemesis_partition {
+        let np = NemesisPlan {
+            nodes: plan.nodes.clone(),
+            interval: plan.nemesis_interval,
+            until,
+            heal_at_end: workload.has_final_phase(),
+        };
+        let (n2, r2) = (net.clone(), recorder.clone());
+        let rng = seed::rng(plan.seed, "nemesis", 0);
+        Some(
+            std::thread::Builder::new()
+                .name("nemesis".into())
+                .spawn(move || nemesis::run(np, n2, &r2, rng, nem_stop_rx))
+                .map_err(|e| Crash::bench(format!("cannot start the nemesis: {e}")))?,
+        )
+    } else {
+        None
+    };
+    // Dispatcher.
+    let dispatcher = {
+        let abort = abort.clone();
+        let mut generator = workload.generator(plan);
+        let mut rng = seed::rng(plan.seed, "generator", 0);
+        let final_ops: Vec<_> = (0..plan.concurrency)
+            .map(|w| workload.final_ops(w))
+            .collect();
+        let has_final = workload.has_final_phase();
+        let rate = plan.rate;
+        let recovery = plan.recovery_time;
+        let concurrency = plan.concurrency;
+        std::thread::Builder::new()
+            .name("dispatcher".into())
+            .spawn(move || {
+                let mut free = vec![true; concurrency];
+                let mut rr = 0usize;
+                let mut next_time = gen_start;
+                let stopped = |abort: &AtomicBool| abort.load(Ordering::Relaxed);
+                // Main phase.
+                if rate > 0.0 {
+                    'main: loop {
+                        if stopped(&abort) || Instant::now() >= until {
+                            break;
+                        }
+                        // Wait for a free worker.
+                        let w = loop {
+                            while let Ok(i) = free_rx.try_recv() {
+                                free[i] = true;
+                            }
+                            if let Some(w) = dispatch::pick_worker(&free, rr) {
+                                break w;
+                            }
+                            let left = until.saturating_duration_since(Instant::now());
+                            if left.is_zero() || stopped(&abort) {
+                                break 'main;
+                            }
+                            match free_rx.recv_timeout(left.min(Duration::from_millis(100))) {
+                                Ok(i) => free[i] = true,
+                                Err(RecvTimeoutError::Timeout) => {}
+                                Err(RecvTimeoutError::Disconnected) => break 'main,
+                            }
+                        };
+                        let emit = next_time.max(Instant::now());
+                        if emit >= until {
+                            break;
+                        }
+                        while Instant::now() < emit {
+                            if stopped(&abort) {
+                                break 'main;
+                            }
+                            let left = emit.saturating_duration_since(Instant::now());
+                            std::thread::sleep(left.min(Duration::from_millis(100)));
+                        }
+                        let Some(inv) = generator.next(w, &mut rng) else {
+                            break;
+                        };
+                        free[w] = false;
+                        rr = (w + 1) % concurrency;
+                        if job_txs[w].send(Job::Run(vec![inv])).is_err() {
+                            break;
+                        }
+                        next_time = emit + dispatch::stagger_gap(rate, &mut rng);
+                    }
+                } else {
+                    while Instant::now() < until && !stopped(&abort) {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+                // Wait for in-flight operations.
+                let wait_all = |free: &mut Vec<bool>| {
+                    while free.iter().any(|f| !f) {
+                        if stopped(&abort) {
+                            return false;
+                        }
+                        match free_rx.recv_timeout(Duration::from_millis(100)) {
+                            Ok(i) => free[i] = true,
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Err(RecvTimeoutError::Disconnected) => return false,
+                        }
+                    }
+                    true
+                };
+                let drained = wait_all(&mut free);
+                drop(nem_stop_tx); // stop (and, with a final phase, heal)
+                if let Some(h) = nemesis_thread {
+                    let _ = h.join();
+                }
+                if drained && has_final && !stopped(&abort) {
+                    eprintln!(
+                        "glomers-sim: healed; waiting {:.1} s for recovery before the final reads",
+                        recovery.as_secs_f64()
+                    );
+                    let end = Instant::now() + recovery;
+                    while Instant::now() < end && !stopped(&abort) {
+                        std::thread::sleep(
+                            end.saturating_duration_since(Instant::now())
+                                .min(Duration::from_millis(100)),
+                        );
+                    }
+                    if !stopped(&abort) {
+                        for (w, ops) in final_ops.into_iter().enumerate() {
+                            if !ops.is_empty() && job_txs[w].send(Job::Run(ops)).is_ok() {
+                                free[w] = false;
+                            }
+                        }
+                        wait_all(&mut free);
+                    }
+                }
+                for tx in &job_txs {
+                    let _ = tx.send(Job::Exit);
+                }
+            })
+            .map_err(|e| Crash::bench(format!("cannot start the dispatcher: {e}")))?
+    };
+    // Supervise: node exits and progress.
+    let mut progress = Progress::new(opts.progress, gen_start);
+    let mut crash = None;
+    while !dispatcher.is_finished() {
+        std::thread::sleep(Duration::from_millis(50));
+        if crash.is_none() {
+            if let Err(c) = check_exits(procs) {
+                abort.store(true, Ordering::SeqCst);
+                crash = Some(c);
+            }
+        }
+        progress.tick(&recorder.counts);
+    }
+    progress.finish(&recorder.counts);
+    let _ = dispatcher.join();
+    if let Some(c) = crash {
+        return Err(c);
+    }
+    for h in worker_threads {
+        let _ = h.join();
+    }
+    check_exits(procs)
+}

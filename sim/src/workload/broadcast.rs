@@ -1,0 +1,142 @@
+//! broadcast (spec §5.3): `topology` at setup, then a 50/50 mix of `broadcast` (values 0,
+//! 1, 2, … from one shared counter) and `read`; a final read per worker, flagged final.
+//! `read` is idempotent, `broadcast` is not. Checker: set-full over broadcasts.
+
+use super::simple::{same_value, OpSpec, SimpleClient};
+use super::{Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
+use crate::client::outcome::ErrorMode;
+use crate::client::schema::{ReplySchema, Shape};
+use crate::client::{Conn, RpcResult};
+use crate::plan::TestPlan;
+use crate::topology;
+use glomers_simkit::checker::CheckResult;
+use glomers_simkit::history::History;
+use rand::rngs::StdRng;
+use rand::Rng;
+use serde_json::{json, Value};
+
+/// The broadcast workload.
+pub struct Broadcast;
+
+const BROADCAST_OK: ReplySchema = ReplySchema {
+    reply_type: "broadcast_ok",
+    fields: &[],
+};
+const READ_OK: ReplySchema = ReplySchema {
+    reply_type: "read_ok",
+    fields: &[("messages", Shape::ArrayOrNull)],
+};
+const TOPOLOGY_OK: ReplySchema = ReplySchema {
+    reply_type: "topology_ok",
+    fields: &[],
+};
+
+struct Gen {
+    next_value: u64,
+}
+
+impl Generator for Gen {
+    fn next(&mut self, _worker: usize, rng: &mut StdRng) -> Option<Invocation> {
+        if rng.random_bool(0.5) {
+            let v = self.next_value;
+            self.next_value += 1;
+            Some(Invocation::new("broadcast", json!(v)))
+        } else {
+            Some(Invocation::new("read", Value::Null))
+        }
+    }
+}
+
+fn spec(inv: &Invocation) -> OpSpec {
+    if inv.f == "broadcast" {
+        OpSpec {
+            request: json!({"type": "broadcast", "message": inv.value}),
+            schema: &BROADCAST_OK,
+            idempotent: false,
+            ok: same_value,
+        }
+    } else {
+        OpSpec {
+            request: json!({"type": "read"}),
+            schema: &READ_OK,
+            idempotent: true,
+            ok: |_, body: &Value| match &body["messages"] {
+                Value::Null => json!([]),
+                v => v.clone(),
+            },
+        }
+    }
+}
+
+impl Workload for Broadcast {
+    fn name(&self) -> &'static str {
+        "broadcast"
+    }
+    fn reusable_client(&self) -> bool {
+        false
+    }
+    fn has_final_phase(&self) -> bool {
+        true
+    }
+    fn setup(&self, plan: &TestPlan, conn: &mut Conn) -> Result<(), String> {
+        let topo = topology::to_json(&topology::build(plan.topology, &plan.nodes));
+        let res = conn.rpc(
+            json!({"type": "topology", "topology": topo}),
+            DEFAULT_TIMEOUT,
+        );
+        match res {
+            RpcResult::Reply(body) => crate::client::schema::validate(&TOPOLOGY_OK, &body)
+                .map_err(|e| format!("bad reply to topology: {e}")),
+            RpcResult::Error { code, text, .. } => {
+                Err(format!("topology answered with error {code:?}: {text}"))
+            }
+            RpcResult::Timeout(hint) => Err(format!(
+                "no topology_ok within 5 s{}",
+                hint.map(|h| format!(" ({h})")).unwrap_or_default()
+            )),
+        }
+    }
+    fn generator(&self, _plan: &TestPlan) -> Box<dyn Generator> {
+        Box::new(Gen { next_value: 0 })
+    }
+    fn final_ops(&self, _worker: usize) -> Vec<Invocation> {
+        vec![Invocation {
+            f: "read".into(),
+            value: Value::Null,
+            final_phase: true,
+        }]
+    }
+    fn client(&self, _plan: &TestPlan) -> Box<dyn WorkloadClient> {
+        Box::new(SimpleClient {
+            spec,
+            mode: ErrorMode::WithErrors,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+    fn check(&self, history: &History, _plan: &TestPlan) -> CheckResult {
+        crate::pending_kit::not_landed(history)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn values_are_unique_and_the_mix_is_even() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut g = Gen { next_value: 0 };
+        let ops: Vec<Invocation> = (0..2000)
+            .map(|i| g.next(i % 5, &mut rng).unwrap())
+            .collect();
+        let values: Vec<u64> = ops
+            .iter()
+            .filter(|o| o.f == "broadcast")
+            .map(|o| o.value.as_u64().unwrap())
+            .collect();
+        assert_eq!(values, (0..values.len() as u64).collect::<Vec<_>>());
+        assert!((900..1100).contains(&values.len()), "{}", values.len());
+        assert!(spec(&ops[0]).schema.fields.len() <= 1);
+    }
+}

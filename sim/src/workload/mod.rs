@@ -1,0 +1,172 @@
+//! Workloads: for each one, its generator, its client (request, reply schema, error
+//! mapping), its setup (broadcast's topology), its final phase and its checker, side by
+//! side in one module. The runner only sees the [`Workload`] trait, so part 2 (kafka,
+//! txn-rw-register, txn-list-append, lin-kv) adds modules and a line in [`lookup`].
+
+pub mod broadcast;
+pub mod counter;
+pub mod echo;
+pub mod g_set;
+pub mod simple;
+pub mod unique_ids;
+
+use crate::client::outcome::Completion;
+use crate::client::Conn;
+use crate::plan::TestPlan;
+use glomers_simkit::checker::CheckResult;
+use glomers_simkit::history::History;
+use rand::rngs::StdRng;
+use serde_json::Value;
+use std::time::Duration;
+
+/// One operation to perform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// Function name (`echo`, `read`, `broadcast`, ...).
+    pub f: String,
+    /// Invocation value (see the history module docs for the shapes).
+    pub value: Value,
+    /// True for final-phase operations.
+    pub final_phase: bool,
+}
+
+impl Invocation {
+    /// A main-phase invocation.
+    pub fn new(f: &str, value: Value) -> Invocation {
+        Invocation {
+            f: f.to_string(),
+            value,
+            final_phase: false,
+        }
+    }
+}
+
+/// Produces main-phase operations (shared by all workers, like Jepsen's generator).
+pub trait Generator: Send {
+    /// The next operation for `worker`, or `None` when the generator is exhausted.
+    fn next(&mut self, worker: usize, rng: &mut StdRng) -> Option<Invocation>;
+}
+
+/// Performs operations over a client connection (one per worker).
+pub trait WorkloadClient: Send {
+    /// Performs `inv` and says how it ended.
+    fn invoke(&mut self, inv: &Invocation, conn: &mut Conn) -> Completion;
+}
+
+/// A workload, as the runner sees it.
+pub trait Workload: Send + Sync {
+    /// Maelstrom's name.
+    fn name(&self) -> &'static str;
+    /// Reusable clients survive an `info`; others are closed and replaced (spec §1.9).
+    fn reusable_client(&self) -> bool;
+    /// Whether the test ends with heal, recovery and final operations.
+    fn has_final_phase(&self) -> bool {
+        false
+    }
+    /// Client setup on each node (one RPC connection per node, kept open until teardown).
+    fn setup(&self, _plan: &TestPlan, _conn: &mut Conn) -> Result<(), String> {
+        Ok(())
+    }
+    /// The main-phase generator.
+    fn generator(&self, plan: &TestPlan) -> Box<dyn Generator>;
+    /// Final-phase operations of one worker.
+    fn final_ops(&self, _worker: usize) -> Vec<Invocation> {
+        Vec::new()
+    }
+    /// A fresh per-worker client.
+    fn client(&self, plan: &TestPlan) -> Box<dyn WorkloadClient>;
+    /// The workload checker.
+    fn check(&self, history: &History, plan: &TestPlan) -> CheckResult;
+}
+
+/// Why a workload name was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LookupError {
+    /// A Maelstrom workload this bench does not run yet.
+    NotSupported(String),
+    /// Not a Maelstrom workload.
+    Unknown(String),
+}
+
+impl std::fmt::Display for LookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LookupError::NotSupported(w) => write!(
+                f,
+                "workload {w:?} is not supported yet by glomers-sim (supported: {})",
+                SUPPORTED.join(", ")
+            ),
+            LookupError::Unknown(w) => write!(
+                f,
+                "unknown workload {w:?}; Maelstrom's workloads are: {}",
+                MAELSTROM.join(", ")
+            ),
+        }
+    }
+}
+
+/// Workloads this bench runs.
+pub const SUPPORTED: [&str; 6] = [
+    "echo",
+    "unique-ids",
+    "broadcast",
+    "g-set",
+    "g-counter",
+    "pn-counter",
+];
+
+/// Every Maelstrom workload name.
+pub const MAELSTROM: [&str; 10] = [
+    "broadcast",
+    "echo",
+    "g-counter",
+    "g-set",
+    "kafka",
+    "lin-kv",
+    "pn-counter",
+    "txn-list-append",
+    "txn-rw-register",
+    "unique-ids",
+];
+
+/// Finds the workload called `name`.
+pub fn lookup(name: &str) -> Result<Box<dyn Workload>, LookupError> {
+    Ok(match name {
+        "echo" => Box::new(echo::Echo),
+        "unique-ids" => Box::new(unique_ids::UniqueIds),
+        "broadcast" => Box::new(broadcast::Broadcast),
+        "g-set" => Box::new(g_set::GSet),
+        "g-counter" => Box::new(counter::Counter { grow_only: true }),
+        "pn-counter" => Box::new(counter::Counter { grow_only: false }),
+        other if MAELSTROM.contains(&other) => {
+            return Err(LookupError::NotSupported(other.to_string()))
+        }
+        other => return Err(LookupError::Unknown(other.to_string())),
+    })
+}
+
+/// Maelstrom's default RPC timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_knows_supported_and_part_two_names() {
+        for w in SUPPORTED {
+            assert_eq!(lookup(w).map(|w| w.name()).ok(), Some(w));
+        }
+        assert!(matches!(lookup("kafka"), Err(LookupError::NotSupported(_))));
+        assert!(matches!(
+            lookup("lin-kv"),
+            Err(LookupError::NotSupported(_))
+        ));
+        assert!(matches!(lookup("bogus"), Err(LookupError::Unknown(_))));
+        assert!(lookup("kafka")
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("not supported yet"));
+    }
+}
