@@ -15,7 +15,6 @@ pub mod client;
 pub mod dispatch;
 pub mod nemesis;
 pub mod net;
-pub mod pending_kit;
 pub mod plan;
 pub mod process;
 pub mod progress;

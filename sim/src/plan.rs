@@ -4,8 +4,8 @@
 
 use crate::cli::TestArgs;
 use crate::net::latency::{LatencyDist, LatencyModel};
-use crate::pending_kit::{self, Availability};
 use crate::topology::TopologyKind;
+use glomers_simkit::checker::availability::{self, Availability};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -102,10 +102,7 @@ impl TestPlan {
         }
         let availability = match a.availability.as_deref() {
             None => None,
-            Some(s) => Some(
-                pending_kit::parse_availability(s)
-                    .map_err(|e| PlanError(format!("--availability {s:?}: {e}")))?,
-            ),
+            Some(s) => Some(availability::parse(s).map_err(PlanError)?),
         };
         let topology = TopologyKind::parse(&a.topology)?;
         if !a.recovery_time.is_finite() || a.recovery_time < 0.0 {

@@ -134,16 +134,40 @@ pub fn print(plan: &TestPlan, dir: &Path, history: &History, a: &Analysis) {
     let messages = journal_for(&dir.join("messages.jsonl"), &wanted);
     if !broken.is_empty() {
         println!();
-        println!("What went wrong:");
+        let mut per_rule: Vec<(String, usize)> = Vec::new();
+        for (checker, f) in &broken {
+            let key = format!("{checker}: {}", f.rule);
+            match per_rule.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => per_rule.push((key, 1)),
+            }
+        }
+        println!(
+            "What went wrong ({}):",
+            per_rule
+                .iter()
+                .map(|(k, n)| format!("{k} x{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         for (n, (checker, f)) in broken.iter().take(MAX_FINDINGS).enumerate() {
             println!("{:>3}. [{checker}: {}] {}", n + 1, f.rule, f.explanation);
-            for &i in f.ops.iter().take(MAX_OPS_PER_FINDING) {
-                print_op(history, i, &messages);
+            let mut shown = HashSet::new();
+            let mut count = 0;
+            for &i in &f.ops {
+                let head = invoke_index(history, i);
+                if !shown.insert(head) {
+                    continue;
+                }
+                count += 1;
+                if count <= MAX_OPS_PER_FINDING {
+                    print_op(history, i, &messages);
+                }
             }
-            if f.ops.len() > MAX_OPS_PER_FINDING {
+            if count > MAX_OPS_PER_FINDING {
                 println!(
                     "       … and {} more operations",
-                    f.ops.len() - MAX_OPS_PER_FINDING
+                    count - MAX_OPS_PER_FINDING
                 );
             }
         }
@@ -196,6 +220,19 @@ pub fn print(plan: &TestPlan, dir: &Path, history: &History, a: &Analysis) {
     println!();
     println!("Files: {}/", dir.display());
     println!("  results.json  history.jsonl  messages.jsonl  nemesis.jsonl  node-logs/");
+}
+
+/// The invoke index of the operation `i` belongs to (itself for an invoke).
+fn invoke_index(history: &History, i: usize) -> usize {
+    match history.ops.get(i) {
+        Some(op) if op.kind != OpType::Invoke => history.ops[..i]
+            .iter()
+            .rev()
+            .find(|o| o.process == op.process && o.kind == OpType::Invoke)
+            .map(|o| o.index)
+            .unwrap_or(i),
+        _ => i,
+    }
 }
 
 fn op_key(op: Option<&Op>) -> Option<(String, u64)> {
@@ -261,15 +298,38 @@ fn print_op(history: &History, i: usize, messages: &HashMap<(String, u64), Vec<V
 
 fn print_messages(msgs: Option<&Vec<Value>>) {
     let Some(msgs) = msgs else { return };
-    for m in msgs.iter().take(MAX_MESSAGES_PER_OP) {
+    // One line per message id: when it was sent and what became of it.
+    let mut order: Vec<u64> = Vec::new();
+    let mut by_id: HashMap<u64, (Option<&Value>, Option<&Value>, Option<&Value>)> = HashMap::new();
+    for m in msgs {
+        let Some(id) = m["id"].as_u64() else { continue };
+        let e = by_id.entry(id).or_insert_with(|| {
+            order.push(id);
+            (None, None, None)
+        });
+        match m["kind"].as_str() {
+            Some("send") => e.0 = Some(m),
+            Some("recv") => e.1 = Some(m),
+            _ => e.2 = Some(m),
+        }
+    }
+    let secs = |m: &Value| m["time"].as_f64().unwrap_or(0.0) / 1e9;
+    for id in order.iter().take(MAX_MESSAGES_PER_OP) {
+        let (send, recv, drop) = by_id[id];
+        let Some(any) = send.or(recv).or(drop) else {
+            continue;
+        };
+        let fate = match (recv, drop) {
+            (Some(r), _) => format!("delivered {:.3} s", secs(r)),
+            (None, Some(d)) => format!("DROPPED by a partition at {:.3} s", secs(d)),
+            (None, None) => "never delivered".to_string(),
+        };
         println!(
-            "         net #{} {:>4} {:.3} s  {} -> {}  {}",
-            m["id"],
-            m["kind"].as_str().unwrap_or("?"),
-            m["time"].as_f64().unwrap_or(0.0) / 1e9,
-            m["src"].as_str().unwrap_or("?"),
-            m["dest"].as_str().unwrap_or("?"),
-            m["body"]
+            "         net #{id} {} -> {} sent {:.3} s, {fate}: {}",
+            any["src"].as_str().unwrap_or("?"),
+            any["dest"].as_str().unwrap_or("?"),
+            send.map(secs).unwrap_or(f64::NAN),
+            any["body"]
         );
     }
 }

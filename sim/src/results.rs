@@ -7,11 +7,10 @@
 //! `net.dropped_count`.
 
 use crate::net::{GroupStats, NetStats, NodeFault};
-use crate::pending_kit;
 use crate::plan::TestPlan;
 use crate::recorder::{ExceptionRecord, NemesisEvent};
 use crate::workload::Workload;
-use glomers_simkit::checker::{CheckResult, Validity};
+use glomers_simkit::checker::{availability, stats, CheckResult, Validity};
 use glomers_simkit::history::History;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -222,8 +221,8 @@ pub fn analyse(
 ) -> Analysis {
     let invokes = history.invoke_count();
     let wl = workload.check(history, plan);
-    let stats = pending_kit::not_landed(history);
-    let availability = pending_kit::not_landed(history);
+    let stats = stats::check(history);
+    let availability = availability::check(history, plan.availability);
     let valid = wl.valid.merge(stats.valid).merge(availability.valid);
     let exit_code = match valid {
         Validity::Valid => 0,

@@ -90,6 +90,6 @@ impl Workload for GSet {
         })
     }
     fn check(&self, history: &History, _plan: &TestPlan) -> CheckResult {
-        crate::pending_kit::not_landed(history)
+        glomers_simkit::checker::set_full::check(history, "add")
     }
 }

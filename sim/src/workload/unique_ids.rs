@@ -54,6 +54,6 @@ impl Workload for UniqueIds {
         })
     }
     fn check(&self, history: &History, _plan: &TestPlan) -> CheckResult {
-        crate::pending_kit::not_landed(history)
+        glomers_simkit::checker::unique_ids::check(history)
     }
 }
