@@ -1,0 +1,412 @@
+//! End-to-end tests: the built `glomers-sim` binary against small Python nodes in
+//! `tests/nodes/` (correct ones and deliberately broken ones). Each run is short
+//! (--time-limit 3, --recovery-time 1) and asserts the exit code and results.json facts.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn node(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/nodes")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    dir: PathBuf,
+    _store: TempStore,
+}
+
+impl Run {
+    fn results(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir.join("results.json")).unwrap_or_else(|e| {
+            panic!(
+                "no results.json in {}: {e}\n{}",
+                self.dir.display(),
+                self.stdout
+            )
+        });
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn jsonl(&self, file: &str) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join(file))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+struct TempStore(PathBuf);
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sim(args: &[&str]) -> Run {
+    let store = std::env::temp_dir().join(format!(
+        "glomers-sim-e2e-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_glomers-sim"))
+        .args(args)
+        .arg("--store")
+        .arg(&store)
+        .arg("--seed")
+        .arg("7")
+        .output()
+        .expect("run glomers-sim");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let latest = store.join("latest");
+    let dir = std::fs::read_link(&latest)
+        .map(|t| store.join(t))
+        .unwrap_or_else(|_| {
+            // Crashed runs have no `latest` link: take the only run directory.
+            std::fs::read_dir(&store)
+                .ok()
+                .and_then(|mut w| w.next())
+                .and_then(|w| w.ok())
+                .and_then(|w| std::fs::read_dir(w.path()).ok()?.next()?.ok())
+                .map(|e| e.path())
+                .unwrap_or_else(|| store.clone())
+        });
+    eprintln!(
+        "--- stdout\n{stdout}\n--- stderr (tail)\n{}",
+        tail(&stderr, 15)
+    );
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout,
+        dir,
+        _store: TempStore(store),
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+const SHORT: [&str; 4] = ["--time-limit", "3", "--recovery-time", "1"];
+
+fn test_args<'a>(workload: &'a str, bin: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["test", "-w", workload, "--bin", bin];
+    v.extend_from_slice(&SHORT);
+    v.extend_from_slice(extra);
+    v
+}
+
+#[test]
+fn correct_echo_is_valid() {
+    let bin = node("echo.py");
+    let r = sim(&test_args(
+        "echo",
+        &bin,
+        &["--node-count", "2", "--rate", "20"],
+    ));
+    assert_eq!(r.code, 0);
+    let res = r.results();
+    assert_eq!(res["valid"], true);
+    assert_eq!(res["workload"]["valid"], true);
+    let invokes = res["test"]["invoke_count"].as_u64().unwrap();
+    assert!(invokes > 10, "{invokes}");
+    // Client traffic only: init, echo and replies; no server messages.
+    assert_eq!(res["net"]["servers"]["msg_count"], 0);
+    assert_eq!(
+        res["net"]["clients"]["msg_count"].as_u64().unwrap(),
+        4 + 2 * invokes
+    );
+    let history = r.jsonl("history.jsonl");
+    assert_eq!(history.len() as u64, 2 * invokes);
+    assert_eq!(history[0]["type"], "invoke");
+    // Workers use clients c4, c5 (c0, c1 init; c2, c3 setup).
+    let clients: std::collections::BTreeSet<&str> = history
+        .iter()
+        .filter_map(|o| o["client"].as_str())
+        .collect();
+    assert_eq!(clients.into_iter().collect::<Vec<_>>(), vec!["c4", "c5"]);
+    let journal = r.jsonl("messages.jsonl");
+    assert_eq!(journal[0]["id"], 0);
+    assert_eq!(journal[0]["body"]["type"], "init");
+    assert_eq!(journal[0]["body"]["msg_id"], 1);
+    assert!(r.stdout.contains("VALID"));
+}
+
+#[test]
+fn wrong_echo_is_invalid_and_named() {
+    let bin = node("echo_wrong.py");
+    let r = sim(&test_args(
+        "echo",
+        &bin,
+        &["--node-count", "1", "--rate", "20"],
+    ));
+    assert_eq!(r.code, 1);
+    let res = r.results();
+    assert_eq!(res["valid"], false);
+    assert_eq!(res["workload"]["valid"], false);
+    assert!(
+        r.stdout.contains("(changed)"),
+        "the report shows the bad reply"
+    );
+    assert!(
+        r.stdout.contains("net #"),
+        "the report shows network messages"
+    );
+}
+
+#[test]
+fn extra_reply_field_is_an_exception_naming_the_field() {
+    let bin = node("echo_extra_field.py");
+    let r = sim(&test_args(
+        "echo",
+        &bin,
+        &["--node-count", "1", "--rate", "10"],
+    ));
+    let res = r.results();
+    let count = res["exceptions"]["count"].as_u64().unwrap();
+    assert!(count > 0);
+    let first = &res["exceptions"]["exceptions"][0];
+    assert!(
+        first["message"].as_str().unwrap().contains("`node`"),
+        "{first}"
+    );
+    // Every op is info with an exception, so echo never succeeds: stats fails the run.
+    assert_eq!(res["stats"]["valid"], false);
+    assert_eq!(r.code, 1);
+    let history = r.jsonl("history.jsonl");
+    assert!(history
+        .iter()
+        .filter(|o| o["type"] != "invoke")
+        .all(|o| o["type"] == "info"));
+}
+
+#[test]
+fn non_json_stdout_line_kills_the_node_output_and_is_reported() {
+    let bin = node("echo_bad_stdout.py");
+    let r = sim(&test_args(
+        "echo",
+        &bin,
+        &["--node-count", "1", "--rate", "5"],
+    ));
+    let res = r.results();
+    let faults = res["node_faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 1);
+    assert_eq!(faults[0]["node"], "n0");
+    assert_eq!(faults[0]["fatal"], true);
+    assert_eq!(faults[0]["line"], "handling echo number 3");
+    // The two echoes before the bad line succeed; everything after times out.
+    let history = r.jsonl("history.jsonl");
+    let ok = history.iter().filter(|o| o["type"] == "ok").count();
+    assert_eq!(ok, 2);
+    assert!(res["availability"]["ok_fraction"].as_f64().unwrap() < 1.0);
+    assert!(r.stdout.contains("Node output problems"));
+    // Like Maelstrom: echo stays valid (timeouts are info).
+    assert_eq!(r.code, 0);
+}
+
+#[test]
+fn node_exiting_early_crashes_the_test() {
+    let bin = node("echo_exits_early.py");
+    let r = sim(&test_args(
+        "echo",
+        &bin,
+        &["--node-count", "1", "--rate", "20"],
+    ));
+    assert_eq!(r.code, 255);
+    let crash: Value =
+        serde_json::from_str(&std::fs::read_to_string(r.dir.join("crash.json")).unwrap()).unwrap();
+    assert_eq!(crash["node"], "n0");
+    assert_eq!(crash["exit_status"], "exit code 3");
+    assert!(crash["log_tail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l.as_str().unwrap().contains("giving up")));
+    assert!(!r.dir.join("results.json").exists());
+    assert!(r.stdout.contains("CRASHED"));
+}
+
+#[test]
+fn unique_ids_correct_and_duplicated() {
+    let good = node("unique_ids.py");
+    let r = sim(&test_args(
+        "unique-ids",
+        &good,
+        &[
+            "--node-count",
+            "3",
+            "--rate",
+            "50",
+            "--availability",
+            "total",
+            "--nemesis",
+            "partition",
+        ],
+    ));
+    assert_eq!(r.code, 0);
+    assert_eq!(r.results()["availability"]["valid"], true);
+    let nemesis = r.jsonl("nemesis.jsonl");
+    assert_eq!(nemesis[0]["f"], "start-partition");
+
+    let bad = node("unique_ids_dup.py");
+    let r = sim(&test_args(
+        "unique-ids",
+        &bad,
+        &["--node-count", "3", "--rate", "50"],
+    ));
+    assert_eq!(r.code, 1);
+    let res = r.results();
+    assert_eq!(res["workload"]["valid"], false);
+    assert!(res["workload"]["duplicated_count"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn broadcast_with_partitions_and_latency_is_valid() {
+    let bin = node("broadcast.py");
+    let r = sim(&test_args(
+        "broadcast",
+        &bin,
+        &[
+            "--node-count",
+            "5",
+            "--rate",
+            "20",
+            "--latency",
+            "20",
+            "--latency-dist",
+            "exponential",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1",
+        ],
+    ));
+    assert_eq!(r.code, 0);
+    let res = r.results();
+    assert!(res["net"]["servers"]["msgs_per_op"].as_f64().unwrap() > 0.0);
+    assert!(res["workload"]["stable_latencies"]["1"].is_number());
+    let history = r.jsonl("history.jsonl");
+    // One final read per worker (5 workers), all flagged final.
+    let finals: Vec<&Value> = history
+        .iter()
+        .filter(|o| o["final_phase"] == true && o["type"] == "invoke")
+        .collect();
+    assert_eq!(finals.len(), 5);
+    assert!(finals.iter().all(|o| o["f"] == "read"));
+    // The nemesis healed before the final phase.
+    let nemesis = r.jsonl("nemesis.jsonl");
+    assert_eq!(nemesis.last().unwrap()["f"], "stop-partition");
+    // Topology was sent by the setup clients c5..c9.
+    let journal = r.jsonl("messages.jsonl");
+    let topo: Vec<&Value> = journal
+        .iter()
+        .filter(|m| m["kind"] == "send" && m["body"]["type"] == "topology")
+        .collect();
+    assert_eq!(topo.len(), 5);
+    assert_eq!(
+        topo[0]["body"]["topology"]["n0"],
+        serde_json::json!(["n3", "n1"])
+    );
+}
+
+#[test]
+fn lossy_broadcast_is_invalid_with_lost_values() {
+    let bin = node("broadcast_lossy.py");
+    let r = sim(&test_args(
+        "broadcast",
+        &bin,
+        &["--node-count", "3", "--rate", "20"],
+    ));
+    assert_eq!(r.code, 1);
+    let res = r.results();
+    assert!(res["workload"]["lost_count"].as_u64().unwrap() > 0);
+    assert!(r.stdout.contains("lost"));
+}
+
+#[test]
+fn g_counter_on_seq_kv_is_valid_under_partitions() {
+    let bin = node("g_counter.py");
+    let r = sim(&test_args(
+        "g-counter",
+        &bin,
+        &[
+            "--node-count",
+            "3",
+            "--rate",
+            "20",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "1",
+        ],
+    ));
+    assert_eq!(r.code, 0);
+    let res = r.results();
+    assert_eq!(res["workload"]["valid"], true);
+    // Node <-> seq-kv traffic counts as server traffic.
+    assert!(res["net"]["servers"]["msg_count"].as_u64().unwrap() > 0);
+    let journal = r.jsonl("messages.jsonl");
+    assert!(journal
+        .iter()
+        .any(|m| m["src"] == "seq-kv" && m["kind"] == "recv"));
+}
+
+#[test]
+fn bad_arguments_exit_254() {
+    let bin = node("echo.py");
+    for args in [
+        vec![
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            bin.as_str(),
+            "--concurrency",
+            "x",
+        ],
+        vec![
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            bin.as_str(),
+            "--latency-dist",
+            "normal",
+        ],
+        vec![
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            bin.as_str(),
+            "--nemesis",
+            "kill",
+        ],
+        vec!["test", "-w", "nope", "--bin", bin.as_str()],
+        vec!["test", "-w", "kafka", "--bin", bin.as_str()],
+        vec!["test", "-w", "echo", "--bin", "/nonexistent/node"],
+        vec![
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            bin.as_str(),
+            "--unknown-flag",
+        ],
+    ] {
+        let r = sim(&args);
+        assert_eq!(r.code, 254, "{args:?}");
+    }
+}
