@@ -12,6 +12,8 @@ pub mod order;
 pub mod report;
 pub mod scc;
 pub mod search;
+#[cfg(test)]
+pub mod testkit;
 pub mod txn;
 
 pub use budget::Budget;

@@ -124,14 +124,19 @@ pub fn cycle_story(
     models: &Models,
 ) -> Anomaly {
     let kind = cycle.class.name();
-    let ids: Vec<usize> = cycle.steps.iter().map(|s| s.from as usize).collect();
+    // Start the story at the transaction that came first in the history.
+    let mut steps = cycle.steps.clone();
+    if let Some(first) = (0..steps.len()).min_by_key(|&i| txns[steps[i].from as usize].index()) {
+        steps.rotate_left(first);
+    }
+    let ids: Vec<usize> = steps.iter().map(|s| s.from as usize).collect();
     let name = |t: usize| format!("T{}", ids.iter().position(|&x| x == t).map_or(0, |p| p + 1));
     let mut text = format!("{kind} cycle of {} transactions. ", ids.len());
     for (i, &t) in ids.iter().enumerate() {
         text.push_str(&format!("T{} = {}. ", i + 1, describe(history, &txns[t])));
     }
     let mut steps_json = Vec::new();
-    for s in &cycle.steps {
+    for s in &steps {
         let (a, b) = (s.from as usize, s.to as usize);
         let (an, bn) = (name(a), name(b));
         let why = match s.rel {
@@ -179,7 +184,7 @@ pub enum UnknownPolicy {
 
 /// Builds the checker result from anomalies: prohibited ones invalidate, others are
 /// notes; `problems` are reasons the analysis itself could not be completed (they
-/// make the verdict unknown unless something already invalidates it).
+/// make the verdict unknown, as a checker exception does in Maelstrom).
 pub fn txn_result(
     models: &Models,
     anomalies: &Anomalies,
@@ -198,19 +203,20 @@ pub fn txn_result(
             "empty-transaction-graph" | "cycle-search-timeout"
         );
         let prohibited = models.prohibit(kind);
-        let counts_against = prohibited || special;
-        if counts_against {
-            reportable.push(kind.clone());
-        } else {
-            notes.push(kind.clone());
-        }
-        valid = valid.merge(match (special, policy, kind.as_str()) {
+        let effect = match (special, policy, kind.as_str()) {
             (false, _, _) if prohibited => Validity::Invalid,
             (false, _, _) => Validity::Valid,
             (true, UnknownPolicy::RwRegister, "empty-transaction-graph") => Validity::Invalid,
             (true, UnknownPolicy::RwRegister, _) => Validity::Valid,
             (true, UnknownPolicy::Elle, _) => Validity::Unknown,
-        });
+        };
+        let counts_against = effect != Validity::Valid;
+        if counts_against {
+            reportable.push(kind.clone());
+        } else {
+            notes.push(kind.clone());
+        }
+        valid = valid.merge(effect);
         let shown = examples.len();
         for (i, ex) in examples.iter().enumerate() {
             let prefix = if *count > 1 {
@@ -242,8 +248,10 @@ pub fn txn_result(
             json!({ "count": count, "shown": shown, "examples": examples_json }),
         );
     }
+    // A problem means the analysis itself failed (Maelstrom's checker would have
+    // thrown): the verdict is unknown whatever else was found.
     for p in &problems {
-        valid = valid.merge(Validity::Unknown);
+        valid = Validity::Unknown;
         findings.push(p.clone());
     }
     let (not, also_not) = ruled_out(anomalies.kinds());
