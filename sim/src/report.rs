@@ -296,11 +296,14 @@ fn print_op(history: &History, i: usize, messages: &HashMap<(String, u64), Vec<V
     }
 }
 
+/// A message's send, recv and drop journal entries.
+type Fate<'a> = (Option<&'a Value>, Option<&'a Value>, Option<&'a Value>);
+
 fn print_messages(msgs: Option<&Vec<Value>>) {
     let Some(msgs) = msgs else { return };
     // One line per message id: when it was sent and what became of it.
     let mut order: Vec<u64> = Vec::new();
-    let mut by_id: HashMap<u64, (Option<&Value>, Option<&Value>, Option<&Value>)> = HashMap::new();
+    let mut by_id: HashMap<u64, Fate<'_>> = HashMap::new();
     for m in msgs {
         let Some(id) = m["id"].as_u64() else { continue };
         let e = by_id.entry(id).or_insert_with(|| {

@@ -129,10 +129,13 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
         log_dir: &log_dir,
         log_stderr: plan.log_stderr,
     };
-    let mut body = || -> Result<(), Crash> {
+    let mut body = || -> Result<(), Box<Crash>> {
         for (i, (id, srx)) in plan.nodes.iter().zip(stdin_rxs.drain(..)).enumerate() {
             let p = process::spawn(&spec, i, id, srx, &net).map_err(|e| {
-                Crash::bench(format!("cannot start {} for {id}: {e}", plan.bin.display()))
+                Box::new(Crash::bench(format!(
+                    "cannot start {} for {id}: {e}",
+                    plan.bin.display()
+                )))
             })?;
             procs.push(p);
         }
@@ -166,7 +169,7 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
     }
     if let Err(mut crash) = outcome {
         crash.faults = faults;
-        return crashed(Some(dir), crash, opts);
+        return crashed(Some(dir), *crash, opts);
     }
     let analysis = results::analyse(
         plan,
@@ -209,10 +212,10 @@ fn crashed(dir: Option<PathBuf>, crash: Crash, opts: RunOptions) -> RunOutcome {
 }
 
 /// Fails with a crash if any node has exited.
-fn check_exits(procs: &mut [NodeProc]) -> Result<(), Crash> {
+fn check_exits(procs: &mut [NodeProc]) -> Result<(), Box<Crash>> {
     for p in procs.iter_mut() {
         if let Some(st) = p.poll_exit() {
-            return Err(Crash::node_exit(&p.id, &st, p.log_tail()));
+            return Err(Box::new(Crash::node_exit(&p.id, &st, p.log_tail())));
         }
     }
     Ok(())
@@ -223,7 +226,7 @@ fn init_nodes(
     net: &Net,
     ids: &ClientIds,
     procs: &mut [NodeProc],
-) -> Result<(), Crash> {
+) -> Result<(), Box<Crash>> {
     let conns: Vec<Conn> = plan.nodes.iter().map(|n| Conn::open(net, ids, n)).collect();
     let results: Vec<(Conn, RpcResult)> = std::thread::scope(|s| {
         let handles: Vec<_> = conns
@@ -272,7 +275,7 @@ fn init_nodes(
     }
     check_exits(procs)?;
     match problem {
-        Some(p) => Err(Crash::setup(p)),
+        Some(p) => Err(Box::new(Crash::setup(p))),
         None => Ok(()),
     }
 }
@@ -283,7 +286,7 @@ fn setup_clients(
     net: &Net,
     ids: &ClientIds,
     procs: &mut [NodeProc],
-) -> Result<Vec<Conn>, Crash> {
+) -> Result<Vec<Conn>, Box<Crash>> {
     let conns: Vec<Conn> = plan.nodes.iter().map(|n| Conn::open(net, ids, n)).collect();
     let results: Vec<(Conn, Result<(), String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = conns
@@ -311,7 +314,7 @@ fn setup_clients(
             for c in kept {
                 c.close();
             }
-            Err(Crash::setup(p))
+            Err(Box::new(Crash::setup(p)))
         }
         None => Ok(kept),
     }
@@ -326,7 +329,7 @@ fn main_and_final(
     recorder: &Arc<Recorder>,
     procs: &mut [NodeProc],
     opts: RunOptions,
-) -> Result<(), Crash> {
+) -> Result<(), Box<Crash>> {
     let gen_start = Instant::now();
     let until = gen_start + plan.time_limit;
     let abort = Arc::new(AtomicBool::new(false));
@@ -351,7 +354,7 @@ fn main_and_final(
         let h = std::thread::Builder::new()
             .name(format!("worker-{i}"))
             .spawn(move || dispatch::worker(setup, jrx, ftx))
-            .map_err(|e| Crash::bench(format!("cannot start worker threads: {e}")))?;
+            .map_err(|e| Box::new(Crash::bench(format!("cannot start worker threads: {e}"))))?;
         worker_threads.push(h);
     }
     drop(free_tx);
@@ -370,7 +373,7 @@ fn main_and_final(
             std::thread::Builder::new()
                 .name("nemesis".into())
                 .spawn(move || nemesis::run(np, n2, &r2, rng, nem_stop_rx))
-                .map_err(|e| Crash::bench(format!("cannot start the nemesis: {e}")))?,
+                .map_err(|e| Box::new(Crash::bench(format!("cannot start the nemesis: {e}"))))?,
         )
     } else {
         None
@@ -488,7 +491,7 @@ fn main_and_final(
                     let _ = tx.send(Job::Exit);
                 }
             })
-            .map_err(|e| Crash::bench(format!("cannot start the dispatcher: {e}")))?
+            .map_err(|e| Box::new(Crash::bench(format!("cannot start the dispatcher: {e}"))))?
     };
     // Supervise: node exits and progress.
     let mut progress = Progress::new(opts.progress, gen_start);

@@ -179,7 +179,7 @@ impl Router {
     /// Handles one command; false means stop.
     fn handle(&mut self, cmd: RouterCmd) -> bool {
         match cmd {
-            RouterCmd::FromNode { node, line, msg } => self.from_node(node, line, msg),
+            RouterCmd::FromNode { node, line, msg } => self.accept_node_line(node, line, msg),
             RouterCmd::FromClient { src, dest, body } => {
                 let (Some(&s), Some(&d)) = (self.by_id.get(&src), self.by_id.get(&dest)) else {
                     eprintln!("glomers-sim: internal: client {src} sent to unknown {dest}");
@@ -207,7 +207,7 @@ impl Router {
         true
     }
 
-    fn from_node(&mut self, node: usize, line: String, msg: super::envelope::NodeMessage) {
+    fn accept_node_line(&mut self, node: usize, line: String, msg: super::envelope::NodeMessage) {
         if self.shared.is_dead(node) {
             return;
         }
