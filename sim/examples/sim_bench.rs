@@ -3,7 +3,8 @@
 //! `cargo run --release -p glomers-sim --example sim_bench -- [--nodes 25] [--rate 1000]
 //! [--time-limit 20] [--recovery 10]` runs a broadcast test whose node is this same
 //! executable started with `node`: a flooding node that forwards every new value to every
-//! other node at once (no acks), so each broadcast costs N−1 server messages. It prints the
+//! other node, and every node relays a value once on first receipt (no acks), so each
+//! broadcast costs (N−1) + (N−1)(N−2) server messages (576 with 25 nodes). It prints the
 //! routed messages per second (deliveries / main-phase seconds) and the bench's own
 //! overhead: wall time beyond time-limit + recovery.
 
@@ -30,7 +31,7 @@ fn main() {
             .unwrap_or_else(|| default.to_string())
     };
     let nodes = get("--nodes", "25");
-    let rate = get("--rate", "1000");
+    let rate = get("--rate", "800");
     let time_limit = get("--time-limit", "20");
     let recovery = get("--recovery", "10");
     let exe = match std::env::current_exe() {
@@ -169,8 +170,14 @@ fn flood_node() {
                 send(&src, json!({"type": "broadcast_ok", "in_reply_to": mid}));
             }
             "flood" => {
+                // Relay once on first receipt: each broadcast costs (N-1) + (N-1)(N-2)
+                // server messages (576 with 25 nodes).
                 if let Some(v) = body["message"].as_u64() {
-                    seen.insert(v);
+                    if seen.insert(v) {
+                        for p in peers.iter().filter(|p| **p != src) {
+                            send(p, json!({"type": "flood", "message": v}));
+                        }
+                    }
                 }
             }
             "read" => send(

@@ -7,7 +7,7 @@
 //! (Maelstrom kills only the direct child; an orphan can survive it).
 
 use crate::net::envelope::parse_line;
-use crate::net::{Net, RouterCmd};
+use crate::net::{Net, RouterCmd, StdinBatch};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -45,7 +45,7 @@ pub struct SpawnSpec<'a> {
 }
 
 /// Creates the stdin queue of a node (the router holds the sender).
-pub fn stdin_queue() -> (Sender<Arc<str>>, Receiver<Arc<str>>) {
+pub fn stdin_queue() -> (Sender<StdinBatch>, Receiver<StdinBatch>) {
     channel()
 }
 
@@ -54,7 +54,7 @@ pub fn spawn(
     spec: &SpawnSpec<'_>,
     index: usize,
     id: &str,
-    stdin_rx: Receiver<Arc<str>>,
+    stdin_rx: Receiver<StdinBatch>,
     net: &Net,
 ) -> std::io::Result<NodeProc> {
     let mut cmd = Command::new(spec.bin);
@@ -112,11 +112,11 @@ pub fn spawn(
     })
 }
 
-fn write_stdin(stdin: ChildStdin, rx: Receiver<Arc<str>>) {
+fn write_stdin(stdin: ChildStdin, rx: Receiver<StdinBatch>) {
     let mut out = BufWriter::with_capacity(64 * 1024, stdin);
     let mut broken = false;
     loop {
-        let line = match rx.try_recv() {
+        let batch = match rx.try_recv() {
             Ok(l) => l,
             Err(TryRecvError::Empty) => {
                 if !broken && out.flush().is_err() {
@@ -132,8 +132,11 @@ fn write_stdin(stdin: ChildStdin, rx: Receiver<Arc<str>>) {
         if broken {
             continue; // the node is gone; keep draining so the router never blocks
         }
-        if out.write_all(line.as_bytes()).is_err() || out.write_all(b"\n").is_err() {
-            broken = true;
+        for line in batch {
+            if out.write_all(line.as_bytes()).is_err() || out.write_all(b"\n").is_err() {
+                broken = true;
+                break;
+            }
         }
     }
     let _ = out.flush();

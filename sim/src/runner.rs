@@ -57,8 +57,43 @@ pub struct RunOutcome {
 
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Phase timings, printed on stderr when `GLOMERS_SIM_TIMING` is set (for the benchmark).
+struct Timing {
+    on: bool,
+    last: Instant,
+    phases: Vec<(&'static str, Duration)>,
+}
+
+impl Timing {
+    fn new() -> Timing {
+        Timing {
+            on: std::env::var_os("GLOMERS_SIM_TIMING").is_some(),
+            last: Instant::now(),
+            phases: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.phases.push((phase, now - self.last));
+        self.last = now;
+    }
+
+    fn print(&self) {
+        if self.on {
+            let parts: Vec<String> = self
+                .phases
+                .iter()
+                .map(|(p, d)| format!("{p} {:.3} s", d.as_secs_f64()))
+                .collect();
+            eprintln!("glomers-sim timing: {}", parts.join(", "));
+        }
+    }
+}
+
 /// Runs one test.
 pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> RunOutcome {
+    let mut timing = Timing::new();
     let dir = match results::make_run_dir(&plan.store, workload.name()) {
         Ok(d) => d,
         Err(e) => {
@@ -142,7 +177,9 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
         let ids = Arc::new(ClientIds::default());
         init_nodes(plan, &net, &ids, &mut procs)?;
         let setup_conns = setup_clients(plan, workload, &net, &ids, &mut procs)?;
+        timing.mark("setup");
         let result = main_and_final(plan, workload, &net, &ids, &recorder, &mut procs, opts);
+        timing.mark("run");
         for c in setup_conns {
             c.close();
         }
@@ -152,6 +189,7 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
     for p in &mut procs {
         p.kill();
     }
+    timing.mark("kill");
     let (stx, srx) = channel();
     let stats = if net.tx.send(RouterCmd::Stop(stx)).is_ok() {
         srx.recv_timeout(Duration::from_secs(10))
@@ -160,15 +198,19 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
         NetStats::default()
     };
     drop(net);
+    timing.mark("router-stop");
     let journal_ok = journal.finish();
+    timing.mark("journal-flush");
     let faults = shared.faults.lock().map(|f| f.clone()).unwrap_or_default();
     let history = recorder.history();
     let files = results::write_run_files(&dir, &history, &recorder.nemesis_events());
     if let Err(e) = journal_ok.and(files) {
         eprintln!("glomers-sim: could not write every result file: {e}");
     }
+    timing.mark("history-files");
     if let Err(mut crash) = outcome {
         crash.faults = faults;
+        timing.print();
         return crashed(Some(dir), *crash, opts);
     }
     let analysis = results::analyse(
@@ -180,12 +222,15 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
         &faults,
         &recorder.nemesis_events(),
     );
+    timing.mark("checkers");
     if let Err(e) = results::write_results(&dir, &plan.store, &analysis.json) {
         eprintln!("glomers-sim: could not write results.json: {e}");
     }
     if opts.report {
         crate::report::print(plan, &dir, &history, &analysis);
     }
+    timing.mark("report");
+    timing.print();
     RunOutcome {
         exit_code: analysis.exit_code,
         dir: Some(dir),

@@ -44,7 +44,7 @@ pub struct Event {
 
 /// Handle to the journal thread.
 pub struct Journal {
-    tx: Sender<Event>,
+    tx: Sender<Vec<Event>>,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -63,7 +63,7 @@ impl Journal {
     }
 
     /// A sender for events.
-    pub fn sender(&self) -> Sender<Event> {
+    pub fn sender(&self) -> Sender<Vec<Event>> {
         self.tx.clone()
     }
 
@@ -79,9 +79,11 @@ impl Journal {
     }
 }
 
-fn write_all<W: Write>(rx: Receiver<Event>, mut out: W) -> std::io::Result<()> {
-    for e in rx {
-        write_event(&mut out, &e)?;
+fn write_all<W: Write>(rx: Receiver<Vec<Event>>, mut out: W) -> std::io::Result<()> {
+    for batch in rx {
+        for e in &batch {
+            write_event(&mut out, e)?;
+        }
     }
     out.flush()
 }

@@ -26,6 +26,9 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+/// Lines for a node's stdin, handed over in batches.
+pub type StdinBatch = Vec<std::sync::Arc<str>>;
+
 /// A message delivered to a client.
 #[derive(Debug, Clone)]
 pub struct Delivery {

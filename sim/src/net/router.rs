@@ -4,7 +4,7 @@
 use super::journal::{Event, EventKind};
 use super::latency::{is_client, LatencyModel};
 use super::partition::Grudge;
-use super::{Delivery, GroupStats, NetStats, RouterCmd, Shared};
+use super::{Delivery, GroupStats, NetStats, RouterCmd, Shared, StdinBatch};
 use glomers_simkit::service::{new_service, Service, SERVICE_IDS};
 use rand::rngs::StdRng;
 use serde_json::Value;
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// What sits behind an id.
 enum Kind {
-    Node(Sender<Arc<str>>),
+    Node(Sender<StdinBatch>),
     Service(Box<dyn Service>),
     Client(Sender<Delivery>),
 }
@@ -62,13 +62,13 @@ impl Ord for Pending {
 /// Everything the router needs at start.
 pub struct RouterSetup {
     /// Node ids and their stdin queues, in plan order.
-    pub nodes: Vec<(String, Sender<Arc<str>>)>,
+    pub nodes: Vec<(String, Sender<StdinBatch>)>,
     /// Latency model between servers.
     pub latency: LatencyModel,
     /// Random stream for latencies and services.
     pub rng: StdRng,
     /// Journal sink.
-    pub journal: Sender<Event>,
+    pub journal: Sender<Vec<Event>>,
     /// Shared state.
     pub shared: Arc<Shared>,
 }
@@ -84,7 +84,11 @@ pub struct Router {
     grudge: HashMap<usize, HashSet<usize>>,
     latency: LatencyModel,
     rng: StdRng,
-    journal: Sender<Event>,
+    journal: Sender<Vec<Event>>,
+    /// Journal events and stdin lines are batched and handed over before the router
+    /// waits (or every few hundred commands), so IO threads are not woken per message.
+    journal_buf: Vec<Event>,
+    stdin_buf: Vec<StdinBatch>,
     shared: Arc<Shared>,
     next_id: u64,
     seq: u64,
@@ -108,6 +112,8 @@ impl Router {
             latency: setup.latency,
             rng: setup.rng,
             journal: setup.journal,
+            journal_buf: Vec::with_capacity(4096),
+            stdin_buf: Vec::new(),
             shared: setup.shared,
             next_id: 0,
             seq: 0,
@@ -115,6 +121,7 @@ impl Router {
         };
         for (id, stdin) in setup.nodes {
             r.add(id, Kind::Node(stdin));
+            r.stdin_buf.push(Vec::new());
         }
         for id in SERVICE_IDS {
             if let Some(svc) = new_service(id) {
@@ -141,6 +148,7 @@ impl Router {
     pub fn run(mut self, rx: Receiver<RouterCmd>) {
         loop {
             self.deliver_due();
+            self.flush_io();
             let cmd = match self.heads.peek() {
                 Some(Reverse((deadline, _, _))) => {
                     let now = Instant::now();
@@ -200,6 +208,7 @@ impl Router {
             }
             RouterCmd::SetGrudge(g) => self.set_grudge(&g),
             RouterCmd::Stop(reply) => {
+                self.flush_io();
                 let _ = reply.send(self.stats);
                 return false;
             }
@@ -337,8 +346,10 @@ impl Router {
             self.endpoints[p.src].id.clone()
         };
         match &mut self.endpoints[dest].kind {
-            Kind::Node(stdin) => {
-                let _ = stdin.send(p.wire.clone());
+            Kind::Node(_) => {
+                if let Some(buf) = self.stdin_buf.get_mut(dest) {
+                    buf.push(p.wire.clone());
+                }
             }
             Kind::Client(inbox) => {
                 let body = match p.parsed {
@@ -406,13 +417,29 @@ impl Router {
         }
     }
 
-    fn journal(&self, kind: EventKind, at: Instant, wire: &Arc<str>) {
+    fn journal(&mut self, kind: EventKind, at: Instant, wire: &Arc<str>) {
         let time = at.saturating_duration_since(self.shared.start).as_nanos() as u64;
-        let _ = self.journal.send(Event {
+        self.journal_buf.push(Event {
             kind,
             time,
             wire: wire.clone(),
         });
+    }
+
+    /// Hands batched journal events and stdin lines to their threads.
+    pub fn flush_io(&mut self) {
+        if !self.journal_buf.is_empty() {
+            let batch = std::mem::replace(&mut self.journal_buf, Vec::with_capacity(4096));
+            let _ = self.journal.send(batch);
+        }
+        for (i, buf) in self.stdin_buf.iter_mut().enumerate() {
+            if buf.is_empty() {
+                continue;
+            }
+            if let Kind::Node(stdin) = &self.endpoints[i].kind {
+                let _ = stdin.send(std::mem::take(buf));
+            }
+        }
     }
 }
 
@@ -428,8 +455,8 @@ mod tests {
 
     struct Rig {
         router: Router,
-        stdin: Vec<Receiver<Arc<str>>>,
-        journal: Receiver<Event>,
+        stdin: Vec<Receiver<StdinBatch>>,
+        journal: Receiver<Vec<Event>>,
         shared: Arc<Shared>,
     }
 
@@ -485,7 +512,12 @@ mod tests {
             );
         }
         r.router.deliver_due();
-        let got: Vec<String> = r.stdin[1].try_iter().map(|s| s.to_string()).collect();
+        r.router.flush_io();
+        let got: Vec<String> = r.stdin[1]
+            .try_iter()
+            .flatten()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(got.len(), 3);
         for (k, line) in got.iter().enumerate() {
             let v: Value = serde_json::from_str(line).unwrap();
@@ -506,9 +538,10 @@ mod tests {
         node_line(&mut r, 0, r#"{"src":"n0","dest":"n1","body":{}}"#);
         node_line(&mut r, 1, r#"{"src":"n1","dest":"n0","body":{}}"#);
         r.router.deliver_due();
-        assert_eq!(r.stdin[1].try_iter().count(), 0);
-        assert_eq!(r.stdin[0].try_iter().count(), 1);
-        let kinds: Vec<EventKind> = r.journal.try_iter().map(|e| e.kind).collect();
+        r.router.flush_io();
+        assert_eq!(r.stdin[1].try_iter().flatten().count(), 0);
+        assert_eq!(r.stdin[0].try_iter().flatten().count(), 1);
+        let kinds: Vec<EventKind> = r.journal.try_iter().flatten().map(|e| e.kind).collect();
         assert_eq!(
             kinds,
             vec![
@@ -539,6 +572,7 @@ mod tests {
             r#"{"src":"n0","dest":"lin-kv","body":{"type":"x"}}"#,
         );
         r.router.deliver_due();
+        r.router.flush_io();
         assert_eq!(r.router.stats.servers.recv_count, 0, "still in flight");
         assert_eq!(r.router.stats.clients.recv_count, 1);
     }
@@ -550,7 +584,8 @@ mod tests {
         assert!(r.shared.is_dead(0));
         node_line(&mut r, 0, r#"{"src":"n0","dest":"n1","body":{}}"#);
         r.router.deliver_due();
-        assert_eq!(r.stdin[1].try_iter().count(), 0);
+        r.router.flush_io();
+        assert_eq!(r.stdin[1].try_iter().flatten().count(), 0);
         let faults = r.shared.faults.lock().unwrap();
         assert_eq!(faults.len(), 1);
         assert!(faults[0].problem.contains("n7"));
