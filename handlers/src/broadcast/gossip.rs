@@ -1,0 +1,314 @@
+//! The gossip state machine, free of any IO: what a node knows, what each neighbour is
+//! known to have, and what to send when. The handler feeds it client values, incoming
+//! gossip and timer ticks, and hands it an [`Outbox`] to write messages to.
+//!
+//! - **Deltas.** Every value learned is appended to a log. A flush sends each neighbour
+//!   the log entries since the previous flush that it is not already known to have
+//!   (relaying nodes forward everything, the others only their clients' values).
+//! - **Confirmation.** `confirmed[peer]` only ever holds values the peer really has: what
+//!   it sent us, what it said it `got`, what its `have` summary lists. Nothing is marked
+//!   optimistically, so a message lost in a partition leaves a visible gap.
+//! - **Anti-entropy.** Every `anti_entropy` period, for each neighbour, values older than
+//!   `retry_after` and still unconfirmed are sent again with our whole set as ranges and a
+//!   request to answer; the answer carries the neighbour's set, and each side pushes what
+//!   the other lacks. Once every neighbour confirmed everything, the check sends nothing.
+//! - **Memory** is a few words per value: the set, the log with learn times, and one
+//!   range set per peer (ranges, so usually tiny). Nothing grows with messages sent.
+
+use std::time::Duration;
+
+use glomers_runtime::Result;
+
+use super::layout::Plan;
+use super::range_set::RangeSet;
+use super::settings::Settings;
+use super::wire::{GossipIn, GossipOut, GOSSIP};
+
+/// Where the state machine writes its messages (the handler's `Ctx` in production).
+pub trait Outbox {
+    /// Sends `body` to node `to`, expecting no reply at the protocol level.
+    fn send(&mut self, to: &str, body: &GossipOut) -> Result<()>;
+}
+
+#[derive(Debug, Default, Clone)]
+struct Peer {
+    /// Values this peer is known to have.
+    confirmed: RangeSet,
+    /// Log length when we last wrote to this peer: entries after it are news for `got`.
+    told: usize,
+}
+
+/// One node's gossip state.
+#[derive(Debug)]
+pub struct Gossip {
+    settings: Settings,
+    me: usize,
+    names: Vec<String>,
+    plan: Plan,
+    known: RangeSet,
+    own: RangeSet,
+    log: Vec<u64>,
+    learned: Vec<Duration>,
+    cursor: usize,
+    unflushed: bool,
+    peers: Vec<Peer>,
+    buf: Vec<u64>,
+    set_v: RangeSet,
+    set_got: RangeSet,
+}
+
+impl Gossip {
+    /// The state of node `me` among `node_ids` (from `init`).
+    pub fn new(settings: Settings, me: &str, node_ids: &[String]) -> Gossip {
+        let mut names = node_ids.to_vec();
+        let idx = match names.iter().position(|n| n == me) {
+            Some(i) => i,
+            None => {
+                names.push(me.to_string());
+                names.len() - 1
+            }
+        };
+        let plan = Plan::new(settings.layout, idx, names.len(), None);
+        Gossip {
+            settings,
+            me: idx,
+            peers: vec![Peer::default(); names.len()],
+            names,
+            plan,
+            known: RangeSet::new(),
+            own: RangeSet::new(),
+            log: Vec::new(),
+            learned: Vec::new(),
+            cursor: 0,
+            unflushed: false,
+            buf: Vec::new(),
+            set_v: RangeSet::new(),
+            set_got: RangeSet::new(),
+        }
+    }
+
+    /// Every value this node knows.
+    pub fn known(&self) -> &RangeSet {
+        &self.known
+    }
+
+    /// The current overlay position.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Node ids from `init`, in order.
+    pub fn node_ids(&self) -> &[String] {
+        &self.names
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        &self.names[self.me]
+    }
+
+    /// Values `peer` (a node id) is known to have; empty for unknown ids.
+    pub fn confirmed(&self, peer: &str) -> RangeSet {
+        self.index_of(peer)
+            .map(|i| self.peers[i].confirmed.clone())
+            .unwrap_or_default()
+    }
+
+    /// How long this node holds new values before a flush.
+    pub fn batch(&self) -> Duration {
+        if self.plan.relays {
+            self.settings.relay_batch
+        } else {
+            self.settings.origin_batch
+        }
+    }
+
+    /// True if new values wait for a flush.
+    pub fn flush_pending(&self) -> bool {
+        self.unflushed
+    }
+
+    /// Replaces the overlay with Maelstrom's neighbours (only for the `maelstrom` layout).
+    pub fn set_topology(&mut self, neighbours: Vec<usize>) {
+        self.plan = Plan::new(
+            self.settings.layout,
+            self.me,
+            self.names.len(),
+            Some(&neighbours),
+        );
+        // Values learned under the old plan go out again under the new one.
+        self.cursor = 0;
+        self.unflushed = !self.log.is_empty() && !self.plan.neighbours.is_empty();
+    }
+
+    /// Records a value from a client. Returns true if it was new.
+    pub fn add_own(&mut self, value: u64, now: Duration) -> bool {
+        if !self.learn(value, now) {
+            return false;
+        }
+        self.own.insert(value);
+        if !self.plan.neighbours.is_empty() {
+            self.unflushed = true;
+        }
+        true
+    }
+
+    fn learn(&mut self, value: u64, now: Duration) -> bool {
+        if !self.known.insert(value) {
+            return false;
+        }
+        self.log.push(value);
+        self.learned.push(now);
+        true
+    }
+
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == id)
+    }
+
+    /// Handles a `bcast_gossip` from node `from`. Gossip from an id that is not a node of
+    /// the cluster is ignored (and reported as false), so nothing is ever sent to it.
+    pub fn on_gossip(
+        &mut self,
+        from: &str,
+        msg: &GossipIn,
+        now: Duration,
+        out: &mut impl Outbox,
+    ) -> Result<bool> {
+        let Some(p) = self.index_of(from).filter(|&p| p != self.me) else {
+            return Ok(false);
+        };
+        let mut fresh = false;
+        for value in msg.v.iter() {
+            fresh |= self.learn(value, now);
+        }
+        let confirmed = &mut self.peers[p].confirmed;
+        confirmed.union_with(&msg.v);
+        confirmed.union_with(&msg.got);
+        if let Some(have) = &msg.have {
+            confirmed.union_with(have);
+        }
+        if fresh && self.plan.relays {
+            self.unflushed = true;
+        }
+        if msg.have.is_some() {
+            // Anti-entropy: push what the peer's fresh summary lacks, leaving out values
+            // that may still be on their way to it.
+            let settled = self.settled_prefix(self.batch() + self.settings.repair_grace, now);
+            let mut missing = std::mem::take(&mut self.set_v);
+            self.relevant_missing(p, settled, &mut missing);
+            if msg.reply || !missing.is_empty() {
+                self.send(p, &missing, None, msg.reply, false, out)?;
+            }
+            self.set_v = missing;
+        } else if msg.reply {
+            // An acknowledged send: confirm what arrived, duplicates included.
+            let empty = RangeSet::new();
+            self.send(p, &empty, Some(&msg.v), false, false, out)?;
+        }
+        Ok(true)
+    }
+
+    /// Sends each neighbour the values learned since the last flush that it may lack.
+    pub fn flush(&mut self, out: &mut impl Outbox) -> Result<()> {
+        self.unflushed = false;
+        let (start, end) = (self.cursor, self.log.len());
+        self.cursor = end;
+        if start == end {
+            return Ok(());
+        }
+        let mut v = std::mem::take(&mut self.set_v);
+        for n in 0..self.plan.neighbours.len() {
+            let p = self.plan.neighbours[n];
+            self.buf.clear();
+            let confirmed = &self.peers[p].confirmed;
+            for &x in &self.log[start..end] {
+                if (self.plan.relays || self.own.contains(x)) && !confirmed.contains(x) {
+                    self.buf.push(x);
+                }
+            }
+            if self.buf.is_empty() {
+                continue;
+            }
+            v.assign_from(&mut self.buf);
+            self.send(p, &v, None, false, self.settings.acks, out)?;
+        }
+        self.set_v = v;
+        Ok(())
+    }
+
+    /// The anti-entropy check: for each neighbour, resend values older than `retry_after`
+    /// that it has not confirmed, with our set and a request to answer.
+    pub fn tick(&mut self, now: Duration, out: &mut impl Outbox) -> Result<()> {
+        let settled = self.settled_prefix(self.settings.retry_after, now);
+        let mut doubt = std::mem::take(&mut self.set_v);
+        for n in 0..self.plan.neighbours.len() {
+            let p = self.plan.neighbours[n];
+            self.relevant_missing(p, settled, &mut doubt);
+            if !doubt.is_empty() {
+                self.send(p, &doubt, None, true, true, out)?;
+            }
+        }
+        self.set_v = doubt;
+        Ok(())
+    }
+
+    /// Length of the log prefix learned at least `age` ago and already flushed.
+    fn settled_prefix(&self, age: Duration, now: Duration) -> usize {
+        let old = self.learned.partition_point(|&t| t + age <= now);
+        old.min(self.cursor)
+    }
+
+    /// `out` = values this node is responsible for spreading that `peer` has not
+    /// confirmed, except log entries from `settled` on (too recent to judge).
+    fn relevant_missing(&self, peer: usize, settled: usize, out: &mut RangeSet) {
+        let relevant = if self.plan.relays {
+            &self.known
+        } else {
+            &self.own
+        };
+        relevant.difference_into(&self.peers[peer].confirmed, out);
+        if out.is_empty() {
+            return;
+        }
+        for &x in &self.log[settled..] {
+            out.remove(x);
+        }
+    }
+
+    /// Writes one gossip message to `peer`: `v`, plus as `got` the log entries since we
+    /// last wrote to it (and `extra_got`), plus our whole set if `with_have`.
+    fn send(
+        &mut self,
+        peer: usize,
+        v: &RangeSet,
+        extra_got: Option<&RangeSet>,
+        with_have: bool,
+        reply: bool,
+        out: &mut impl Outbox,
+    ) -> Result<()> {
+        let state = &mut self.peers[peer];
+        self.buf.clear();
+        for &x in &self.log[state.told..] {
+            if !v.contains(x) {
+                self.buf.push(x);
+            }
+        }
+        state.told = self.log.len();
+        let mut got = std::mem::take(&mut self.set_got);
+        got.assign_from(&mut self.buf);
+        if let Some(extra) = extra_got {
+            got.union_with(extra);
+        }
+        let body = GossipOut {
+            msg_type: GOSSIP,
+            v,
+            got: &got,
+            have: with_have.then_some(&self.known),
+            reply,
+        };
+        let sent = out.send(&self.names[peer], &body);
+        self.set_got = got;
+        sent
+    }
+}
