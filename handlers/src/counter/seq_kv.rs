@@ -1,0 +1,409 @@
+//! The counter on Maelstrom's `seq-kv` service.
+//!
+//! **Where the counter lives.** Each node `n` owns one seq-kv key, `counter/<n>`, holding
+//! its contribution `[increments, decrements]` (see [`Contribution`]); only `n` writes it,
+//! and its parts only grow. The counter's value is the sum of all nodes' keys.
+//!
+//! **What a node holds, and why it is not authoritative.** A node keeps:
+//! - `own`: the value of its own key as last *confirmed by seq-kv* (the reply to its own
+//!   compare-and-set, or a fresh read). It is only a guess used as the `from` of the next
+//!   compare-and-set: if it is wrong (for instance after a restart it starts unknown), the
+//!   cas fails and the node re-reads its key before trying again, so seq-kv stays the
+//!   source of truth and nothing is lost if the node forgets everything.
+//! - `others`: the largest value it has read from each other node's key, a cache used to
+//!   answer `read` without a service round trip. Stale entries only make reads lag.
+//! - the adds waiting for the next batch, which are **not acknowledged** until seq-kv has
+//!   stored them, so losing them loses nothing a client was told had happened.
+//!
+//! **Adds** are batched: every `flush_ms` the adds received since the last batch become
+//! one `cas(counter/<n>, from: own, to: own + batch)`. A cas on seq-kv that would change
+//! the state is always evaluated against the newest version, and only this node writes
+//! the key, so it normally succeeds first time. When the outcome is in doubt (a timeout,
+//! or a precondition failure), the node *pins* itself to the newest state by writing a
+//! unique value to its scratch key `counter-pin/<n>` (a state change, so seq-kv moves
+//! the node to its newest version) and then reads its own key, which is now fresh: if a
+//! timed-out cas did land, the key holds exactly the batch's target and the batch is
+//! acknowledged; otherwise the cas is retried from the value read. Values only grow, so
+//! an old cas delivered late can never apply twice.
+//!
+//! **Reads** are answered from `own + others` at once. In the background, at most every
+//! `refresh_ms`, the node reads the other nodes' keys. seq-kv only guarantees fresh
+//! state to a node after its own state-changing request, so a refresh reads right after
+//! one: the batch cas of the last tick when there was one, else a pin write. While
+//! nothing changes the refresh interval doubles up to `refresh_max_ms`, so an idle
+//! cluster costs almost nothing. Final reads come at least 10 s after the last add, long
+//! after every node's last fresh refresh, so they are exact. Nodes never message each
+//! other, so network partitions between nodes cannot affect this mode.
+//!
+//! Cost per add batch: one cas (2 messages); per refresh: `2 × (nodes − 1)` messages plus
+//! 2 when a pin is needed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use glomers_runtime::services::{Kv, KvResult, SEQ_KV};
+use glomers_runtime::{Ctx, Error, Handler, Message, Result, RpcOutcome};
+use serde::Serialize;
+
+use super::{AddRequest, Contribution, ReadOk, SeqKvSettings, Waiter, ADD_OK};
+
+/// Token of the periodic tick timer.
+const TICK: u64 = 0;
+
+/// The process start time in nanoseconds since the Unix epoch, used to make pin values
+/// unique across restarts of a node.
+pub fn process_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
+}
+
+/// What an outstanding seq-kv request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Purpose {
+    BatchCas,
+    BatchPin,
+    BatchRead,
+    RefreshPin,
+    RefreshRead(String),
+}
+
+/// A batch of adds being written.
+#[derive(Debug)]
+struct Batch {
+    waiters: Vec<Waiter>,
+    delta: Contribution,
+    /// The value the cas expects (`None`: the key is believed missing).
+    from: Option<Contribution>,
+    /// The value the cas writes.
+    to: Contribution,
+    /// An attempt ended without a definite answer, so it may have been applied.
+    maybe_applied: bool,
+}
+
+/// Background refresh of the other nodes' contributions.
+#[derive(Debug)]
+struct Refresh {
+    running: bool,
+    reads_left: usize,
+    changed: bool,
+    interval: Duration,
+    due: Duration,
+    /// This node made a state change since the last refresh started, so reads sent now
+    /// are at least as fresh as that change.
+    pinned: bool,
+}
+
+/// The `seq-kv` mode of the counter family.
+pub struct SeqKvCounter {
+    settings: SeqKvSettings,
+    kv: Kv,
+    epoch: u64,
+    pin_seq: u64,
+    next_token: u64,
+    rpcs: HashMap<u64, Purpose>,
+    own: Option<Contribution>,
+    others: BTreeMap<String, Contribution>,
+    queued: Vec<Waiter>,
+    queued_delta: Contribution,
+    batch: Option<Batch>,
+    refresh: Refresh,
+}
+
+/// The seq-kv key holding `node`'s contribution.
+pub fn contribution_key(node: &str) -> String {
+    format!("counter/{node}")
+}
+
+/// The seq-kv key `node` writes unique values to when it needs fresh reads.
+pub fn pin_key(node: &str) -> String {
+    format!("counter-pin/{node}")
+}
+
+#[derive(Serialize)]
+struct PinValue(u64, u64);
+
+impl SeqKvCounter {
+    /// A counter with `settings`; `epoch` makes this process's pin values unique.
+    pub fn new(settings: SeqKvSettings, epoch: u64) -> SeqKvCounter {
+        SeqKvCounter {
+            settings,
+            kv: Kv::new(SEQ_KV, settings.kv_timeout),
+            epoch,
+            pin_seq: 0,
+            next_token: 1,
+            rpcs: HashMap::new(),
+            own: None,
+            others: BTreeMap::new(),
+            queued: Vec::new(),
+            queued_delta: Contribution::default(),
+            batch: None,
+            refresh: Refresh {
+                running: false,
+                reads_left: 0,
+                changed: false,
+                interval: settings.refresh_every,
+                due: settings.refresh_every,
+                pinned: false,
+            },
+        }
+    }
+
+    /// The value reads return now.
+    pub fn value(&self) -> i64 {
+        let own = self.own.unwrap_or_default().value();
+        self.others
+            .values()
+            .fold(own, |sum, c| sum.wrapping_add(c.value()))
+    }
+
+    fn token(&mut self, purpose: Purpose) -> u64 {
+        let t = self.next_token;
+        self.next_token += 1;
+        self.rpcs.insert(t, purpose);
+        t
+    }
+
+    fn send_cas(&mut self, ctx: &mut Ctx) -> Result<()> {
+        let Some(batch) = &self.batch else {
+            return Ok(());
+        };
+        let (from, to, create) = (
+            batch.from.unwrap_or_default(),
+            batch.to,
+            batch.from.is_none(),
+        );
+        let key = contribution_key(ctx.node_id());
+        let token = self.token(Purpose::BatchCas);
+        self.kv.cas(ctx, &key, &from, &to, create, token)?;
+        Ok(())
+    }
+
+    fn send_pin(&mut self, ctx: &mut Ctx, purpose: Purpose) -> Result<()> {
+        self.pin_seq += 1;
+        let key = pin_key(ctx.node_id());
+        let token = self.token(purpose);
+        self.kv
+            .write(ctx, &key, &PinValue(self.epoch, self.pin_seq), token)?;
+        Ok(())
+    }
+
+    fn read_own(&mut self, ctx: &mut Ctx) -> Result<()> {
+        let key = contribution_key(ctx.node_id());
+        let token = self.token(Purpose::BatchRead);
+        self.kv.read(ctx, &key, token)?;
+        Ok(())
+    }
+
+    fn maybe_flush(&mut self, ctx: &mut Ctx) -> Result<()> {
+        if self.batch.is_some() || self.queued.is_empty() {
+            return Ok(());
+        }
+        let delta = std::mem::take(&mut self.queued_delta);
+        let from = self.own;
+        let to = from.unwrap_or_default() + delta;
+        self.batch = Some(Batch {
+            waiters: std::mem::take(&mut self.queued),
+            delta,
+            from,
+            to,
+            maybe_applied: false,
+        });
+        self.send_cas(ctx)
+    }
+
+    /// The batch is stored: seq-kv holds `stored` for our key.
+    fn complete_batch(&mut self, ctx: &mut Ctx, stored: Contribution) -> Result<()> {
+        self.own = Some(stored);
+        self.refresh.pinned = true;
+        // Activity: refresh at the base pace again.
+        self.refresh.interval = self.settings.refresh_every;
+        self.refresh.due = self.refresh.due.min(ctx.now() + self.refresh.interval);
+        if let Some(batch) = self.batch.take() {
+            for w in &batch.waiters {
+                w.answer(ctx, &ADD_OK)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_batch_rpc(
+        &mut self,
+        ctx: &mut Ctx,
+        purpose: Purpose,
+        outcome: &RpcOutcome,
+    ) -> Result<()> {
+        let Some(batch) = self.batch.as_mut() else {
+            return Ok(());
+        };
+        match purpose {
+            Purpose::BatchCas => match KvResult::<Contribution>::from_outcome(outcome) {
+                KvResult::Done => {
+                    let to = batch.to;
+                    self.complete_batch(ctx, to)
+                }
+                KvResult::PreconditionFailed | KvResult::KeyMissing => {
+                    self.send_pin(ctx, Purpose::BatchPin)
+                }
+                _ => {
+                    batch.maybe_applied = true;
+                    self.send_pin(ctx, Purpose::BatchPin)
+                }
+            },
+            Purpose::BatchPin => match KvResult::<serde_json::Value>::from_outcome(outcome) {
+                KvResult::Done => {
+                    self.refresh.pinned = true;
+                    self.read_own(ctx)
+                }
+                _ => self.send_pin(ctx, Purpose::BatchPin),
+            },
+            Purpose::BatchRead => {
+                let stored = match KvResult::<Contribution>::from_outcome(outcome) {
+                    KvResult::Value(v) => Some(v),
+                    KvResult::KeyMissing => None,
+                    // Still pinned: our view only moves forward, so a new read is fresh.
+                    _ => return self.read_own(ctx),
+                };
+                if batch.maybe_applied && stored == Some(batch.to) {
+                    let to = batch.to;
+                    return self.complete_batch(ctx, to);
+                }
+                self.own = stored;
+                batch.from = stored;
+                batch.to = stored.unwrap_or_default() + batch.delta;
+                self.send_cas(ctx)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn maybe_refresh(&mut self, ctx: &mut Ctx) -> Result<()> {
+        if self.refresh.running || ctx.now() < self.refresh.due {
+            return Ok(());
+        }
+        self.refresh.running = true;
+        self.refresh.changed = false;
+        if std::mem::take(&mut self.refresh.pinned) {
+            self.read_others(ctx)
+        } else {
+            self.send_pin(ctx, Purpose::RefreshPin)
+        }
+    }
+
+    fn read_others(&mut self, ctx: &mut Ctx) -> Result<()> {
+        let peers: Vec<String> = ctx.peers().map(str::to_string).collect();
+        self.refresh.reads_left = peers.len();
+        if peers.is_empty() {
+            return self.finish_refresh(ctx);
+        }
+        for peer in peers {
+            let key = contribution_key(&peer);
+            let token = self.token(Purpose::RefreshRead(peer));
+            self.kv.read(ctx, &key, token)?;
+        }
+        Ok(())
+    }
+
+    fn finish_refresh(&mut self, ctx: &mut Ctx) -> Result<()> {
+        self.refresh.running = false;
+        self.refresh.interval = if self.refresh.changed {
+            self.settings.refresh_every
+        } else {
+            (self.refresh.interval * 2).min(self.settings.refresh_max)
+        };
+        self.refresh.due = ctx.now() + self.refresh.interval;
+        Ok(())
+    }
+
+    fn on_refresh_rpc(
+        &mut self,
+        ctx: &mut Ctx,
+        purpose: Purpose,
+        outcome: &RpcOutcome,
+    ) -> Result<()> {
+        match purpose {
+            Purpose::RefreshPin => match KvResult::<serde_json::Value>::from_outcome(outcome) {
+                KvResult::Done => self.read_others(ctx),
+                _ => {
+                    // Try again at the next tick.
+                    self.refresh.running = false;
+                    Ok(())
+                }
+            },
+            Purpose::RefreshRead(peer) => {
+                if let KvResult::Value(c) = KvResult::<Contribution>::from_outcome(outcome) {
+                    let slot = self.others.entry(peer).or_default();
+                    let joined = slot.join(c);
+                    if joined != *slot {
+                        *slot = joined;
+                        self.refresh.changed = true;
+                    }
+                }
+                self.refresh.reads_left = self.refresh.reads_left.saturating_sub(1);
+                if self.refresh.reads_left == 0 {
+                    self.finish_refresh(ctx)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Handler for SeqKvCounter {
+    fn on_init(&mut self, ctx: &mut Ctx) -> Result<()> {
+        ctx.set_interval(self.settings.flush_every, TICK);
+        self.refresh.due = ctx.now() + self.settings.refresh_every;
+        Ok(())
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
+        match msg.msg_type.as_ref() {
+            "add" => {
+                let req: AddRequest = msg.parse()?;
+                if req.delta == 0 {
+                    return ctx.reply(msg, &ADD_OK);
+                }
+                self.queued_delta = self.queued_delta.plus(req.delta);
+                self.queued.push(Waiter {
+                    dest: msg.src.to_string(),
+                    msg_id: msg.msg_id,
+                });
+                Ok(())
+            }
+            "read" => ctx.reply(
+                msg,
+                &ReadOk {
+                    msg_type: "read_ok",
+                    value: self.value(),
+                },
+            ),
+            other => Err(Error::not_supported(format!(
+                "`{other}` is not used by the counter's seq-kv mode"
+            ))),
+        }
+    }
+
+    fn on_rpc(&mut self, ctx: &mut Ctx, token: u64, outcome: RpcOutcome) -> Result<()> {
+        let Some(purpose) = self.rpcs.remove(&token) else {
+            return Ok(());
+        };
+        match purpose {
+            Purpose::BatchCas | Purpose::BatchPin | Purpose::BatchRead => {
+                self.on_batch_rpc(ctx, purpose, &outcome)
+            }
+            Purpose::RefreshPin | Purpose::RefreshRead(_) => {
+                self.on_refresh_rpc(ctx, purpose, &outcome)
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx, _token: u64) -> Result<()> {
+        self.maybe_flush(ctx)?;
+        self.maybe_refresh(ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests;
