@@ -178,7 +178,15 @@ impl Recorder {
         }
     }
 
-    /// The history so far.
+    /// Takes the recorded history out (call once every worker is done).
+    pub fn take_history(&self) -> History {
+        match self.history.lock() {
+            Ok(mut h) => std::mem::take(&mut *h),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        }
+    }
+
+    /// A copy of the history so far.
     pub fn history(&self) -> History {
         self.history
             .lock()

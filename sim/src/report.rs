@@ -351,6 +351,8 @@ pub fn journal_for(
     let Ok(file) = std::fs::File::open(path) else {
         return out;
     };
+    // Send lines carry the body; recv/drop lines only the id, so remember matching ids.
+    let mut ids: HashMap<u64, (String, u64)> = HashMap::new();
     for line in BufReader::new(file).lines().map_while(Result::ok) {
         if !clients.iter().any(|c| line.contains(&format!("\"{c}\""))) {
             continue;
@@ -358,6 +360,12 @@ pub fn journal_for(
         let Ok(v) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
+        if v["kind"] != "send" {
+            if let Some(k) = v["id"].as_u64().and_then(|id| ids.get(&id)) {
+                out.entry(k.clone()).or_default().push(v.clone());
+            }
+            continue;
+        }
         let src = v["src"].as_str().unwrap_or_default().to_string();
         let dest = v["dest"].as_str().unwrap_or_default().to_string();
         let keys = [
@@ -368,6 +376,9 @@ pub fn journal_for(
             if let Some(m) = m {
                 let k = (c, m);
                 if wanted.contains(&k) {
+                    if let Some(id) = v["id"].as_u64() {
+                        ids.insert(id, k.clone());
+                    }
                     out.entry(k).or_default().push(v.clone());
                 }
             }

@@ -202,27 +202,42 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
     let journal_ok = journal.finish();
     timing.mark("journal-flush");
     let faults = shared.faults.lock().map(|f| f.clone()).unwrap_or_default();
-    let history = recorder.history();
-    let files = results::write_run_files(&dir, &history, &recorder.nemesis_events());
+    let history = recorder.take_history();
+    let nemesis_events = recorder.nemesis_events();
+    // Files and checkers in parallel: the nodes are gone, the cores are free.
+    let (files, analysis) = std::thread::scope(|s| {
+        let writer = s.spawn(|| results::write_run_files(&dir, &history, &nemesis_events));
+        let analysis = outcome.is_ok().then(|| {
+            results::analyse(
+                plan,
+                workload,
+                &history,
+                &stats,
+                &recorder.exceptions(),
+                &faults,
+                &nemesis_events,
+            )
+        });
+        let files = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("history writer panicked")));
+        (files, analysis)
+    });
     if let Err(e) = journal_ok.and(files) {
         eprintln!("glomers-sim: could not write every result file: {e}");
     }
-    timing.mark("history-files");
-    if let Err(mut crash) = outcome {
-        crash.faults = faults;
+    timing.mark("files+checkers");
+    let (Ok(()), Some(analysis)) = (&outcome, analysis) else {
+        let crash = match outcome {
+            Err(mut crash) => {
+                crash.faults = faults;
+                *crash
+            }
+            Ok(()) => Crash::bench("internal: no analysis".into()),
+        };
         timing.print();
-        return crashed(Some(dir), *crash, opts);
-    }
-    let analysis = results::analyse(
-        plan,
-        workload,
-        &history,
-        &stats,
-        &recorder.exceptions(),
-        &faults,
-        &recorder.nemesis_events(),
-    );
-    timing.mark("checkers");
+        return crashed(Some(dir), crash, opts);
+    };
     if let Err(e) = results::write_results(&dir, &plan.store, &analysis.json) {
         eprintln!("glomers-sim: could not write results.json: {e}");
     }

@@ -1,8 +1,10 @@
 //! The network journal (spec §3.2): every send, delivery and partition drop, written to
 //! `messages.jsonl` by a dedicated thread so the router never waits on the disk.
 //!
-//! One line per event: `{"kind":"send"|"recv"|"drop","time":NS,"id":N,"src":..,"dest":..,
-//! "body":{..}}`; `time` is nanoseconds since the test start, `id` the network's message id.
+//! One line per event: `{"kind":"send","time":NS,"id":N,"src":..,"dest":..,"body":{..}}`
+//! for a send; `recv` (delivered) and `drop` (discarded by a partition) lines carry the
+//! same fields without the body, which is on the send line with the same `id` (this halves
+//! the journal). `time` is nanoseconds since the test start, `id` the network's message id.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -40,6 +42,8 @@ pub struct Event {
     pub time: u64,
     /// The message's wire form.
     pub wire: Arc<str>,
+    /// Where the body starts in `wire` (just after `"body":`).
+    pub body_at: usize,
 }
 
 /// Handle to the journal thread.
@@ -92,13 +96,16 @@ fn write_all<W: Write>(rx: Receiver<Vec<Event>>, mut out: W) -> std::io::Result<
 pub fn write_event<W: Write>(out: &mut W, e: &Event) -> std::io::Result<()> {
     // The wire form is a JSON object starting with '{': splice our two fields in front.
     let rest = e.wire.strip_prefix('{').unwrap_or(&e.wire);
-    writeln!(
-        out,
-        "{{\"kind\":\"{}\",\"time\":{},{}",
-        e.kind.as_str(),
-        e.time,
-        rest
-    )
+    let head = format!("{{\"kind\":\"{}\",\"time\":{},", e.kind.as_str(), e.time);
+    if e.kind == EventKind::Send {
+        return writeln!(out, "{head}{rest}");
+    }
+    let envelope = e
+        .wire
+        .get(1..e.body_at)
+        .and_then(|s| s.strip_suffix(",\"body\":"))
+        .unwrap_or(rest);
+    writeln!(out, "{head}{envelope}}}")
 }
 
 #[cfg(test)]
@@ -106,23 +113,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn events_are_json_lines_with_kind_and_time() {
-        let mut buf = Vec::new();
-        let wire: Arc<str> = Arc::from(r#"{"id":4,"src":"c1","dest":"n0","body":{"type":"echo"}}"#);
-        write_event(
-            &mut buf,
-            &Event {
-                kind: EventKind::Drop,
+    fn sends_carry_the_body_and_other_events_only_the_envelope() {
+        let text = r#"{"id":4,"src":"c1","dest":"n0","body":{"type":"echo"}}"#;
+        let body_at = text.find("{\"type").unwrap();
+        let wire: Arc<str> = Arc::from(text);
+        for kind in [EventKind::Send, EventKind::Drop] {
+            let mut buf = Vec::new();
+            let ev = Event {
+                kind,
                 time: 17,
-                wire,
-            },
-        )
-        .unwrap();
-        let line = String::from_utf8(buf).unwrap();
-        let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
-        assert_eq!(v["kind"], "drop");
-        assert_eq!(v["time"], 17);
-        assert_eq!(v["id"], 4);
-        assert_eq!(v["body"]["type"], "echo");
+                wire: wire.clone(),
+                body_at,
+            };
+            write_event(&mut buf, &ev).unwrap();
+            let line = String::from_utf8(buf).unwrap();
+            let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+            assert_eq!(v["time"], 17);
+            assert_eq!(v["id"], 4);
+            assert_eq!(v["src"], "c1");
+            assert_eq!(v["dest"], "n0");
+            if kind == EventKind::Send {
+                assert_eq!(v["kind"], "send");
+                assert_eq!(v["body"]["type"], "echo");
+            } else {
+                assert_eq!(v["kind"], "drop");
+                assert!(v.get("body").is_none());
+            }
+        }
     }
 }

@@ -274,7 +274,7 @@ impl Router {
         let now = Instant::now();
         let client_traffic = self.endpoints[src].client || self.endpoints[dest].client;
         self.count(client_traffic, true);
-        self.journal(EventKind::Send, now, &wire);
+        self.journal(EventKind::Send, now, &wire, body_at);
         let latency = if client_traffic {
             0
         } else {
@@ -311,7 +311,7 @@ impl Router {
                 .is_some_and(|ignored| ignored.contains(&p.src))
             {
                 self.stats.dropped += 1;
-                self.journal(EventKind::Drop, Instant::now(), &p.wire);
+                self.journal(EventKind::Drop, Instant::now(), &p.wire, p.body_at);
                 continue;
             }
             self.heads.push(Reverse((p.deadline, p.seq, dest)));
@@ -338,7 +338,7 @@ impl Router {
 
     fn deliver(&mut self, dest: usize, p: Pending) {
         self.count(p.client_traffic, false);
-        self.journal(EventKind::Recv, Instant::now(), &p.wire);
+        self.journal(EventKind::Recv, Instant::now(), &p.wire, p.body_at);
         let body_text = &p.wire[p.body_at..p.wire.len() - 1];
         let src_name = if matches!(self.endpoints[dest].kind, Kind::Node(_)) {
             String::new()
@@ -417,12 +417,13 @@ impl Router {
         }
     }
 
-    fn journal(&mut self, kind: EventKind, at: Instant, wire: &Arc<str>) {
+    fn journal(&mut self, kind: EventKind, at: Instant, wire: &Arc<str>, body_at: usize) {
         let time = at.saturating_duration_since(self.shared.start).as_nanos() as u64;
         self.journal_buf.push(Event {
             kind,
             time,
             wire: wire.clone(),
+            body_at,
         });
     }
 
