@@ -42,6 +42,8 @@ fn main() {
         }
     };
     let store = std::env::temp_dir().join("glomers-sim-bench");
+    // Keep only this run: the journal of a 20 s flood is about a gigabyte.
+    let _ = std::fs::remove_dir_all(&store);
     let argv: Vec<String> = [
         "glomers-sim",
         "test",

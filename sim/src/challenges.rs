@@ -256,7 +256,12 @@ fn run_one(
             return row;
         }
     };
-    let plan = match TestPlan::from_args(&test_args) {
+    let plan = match TestPlan::from_args(&test_args).and_then(|p| {
+        workload
+            .validate(&p)
+            .map(|()| p)
+            .map_err(crate::plan::PlanError)
+    }) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("glomers-sim: challenge {}: {e}", ch.id);

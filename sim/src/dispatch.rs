@@ -9,7 +9,7 @@ use crate::client::outcome::Completion;
 use crate::client::{ClientIds, Conn};
 use crate::net::Net;
 use crate::recorder::{Actor, Recorder};
-use crate::workload::{Invocation, WorkloadClient};
+use crate::workload::{FinalOps, Invocation, WorkloadClient};
 use glomers_simkit::history::OpType;
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -33,8 +33,10 @@ pub fn pick_worker(free: &[bool], from: usize) -> Option<usize> {
 
 /// Work for a worker.
 pub enum Job {
-    /// Perform these operations in order, then report free.
-    Run(Vec<Invocation>),
+    /// Perform one main-phase operation, then report free.
+    Run(Invocation),
+    /// Perform final-phase operations until they run out, then report free.
+    Final(Box<dyn FinalOps>),
     /// Close the client and stop.
     Exit,
 }
@@ -61,42 +63,63 @@ pub struct WorkerSetup {
 
 /// Runs a worker until `Exit` (or the dispatcher goes away).
 pub fn worker(mut w: WorkerSetup, jobs: Receiver<Job>, free: Sender<usize>) {
-    let mut process = w.index as u64;
-    let mut conn: Option<Conn> = None;
+    let mut state = WorkerState {
+        process: w.index as u64,
+        conn: None,
+    };
     while let Ok(job) = jobs.recv() {
-        let ops = match job {
-            Job::Run(ops) => ops,
-            Job::Exit => break,
-        };
-        for inv in ops {
-            let c = conn.get_or_insert_with(|| Conn::open(&w.net, &w.ids, &w.node));
-            let who = Actor {
-                process,
-                node: w.node.clone(),
-                client: c.id.clone(),
-                msg_id: Some(c.peek_msg_id()),
-            };
-            w.recorder.invoke(&who, &inv.f, &inv.value, inv.final_phase);
-            let completion: Completion = w.client.invoke(&inv, c);
-            let kind = w
-                .recorder
-                .complete(&who, &inv.f, completion, inv.final_phase);
-            if kind == OpType::Info {
-                process += w.concurrency as u64;
-                if !w.reusable {
-                    if let Some(c) = conn.take() {
-                        c.close();
-                    }
+        match job {
+            Job::Run(inv) => {
+                perform(&mut w, &mut state, &inv);
+            }
+            Job::Final(mut ops) => {
+                let mut previous = None;
+                while let Some(inv) = ops.next(previous.as_ref()) {
+                    let index = perform(&mut w, &mut state, &inv);
+                    previous = w.recorder.op(index);
                 }
             }
+            Job::Exit => break,
         }
         if free.send(w.index).is_err() {
             break;
         }
     }
-    if let Some(c) = conn.take() {
+    if let Some(c) = state.conn.take() {
         c.close();
     }
+}
+
+struct WorkerState {
+    process: u64,
+    conn: Option<Conn>,
+}
+
+/// Performs one operation and records it; returns the completion's history index.
+fn perform(w: &mut WorkerSetup, st: &mut WorkerState, inv: &Invocation) -> usize {
+    let c = st
+        .conn
+        .get_or_insert_with(|| Conn::open(&w.net, &w.ids, &w.node));
+    let who = Actor {
+        process: st.process,
+        node: w.node.clone(),
+        client: c.id.clone(),
+        msg_id: Some(c.peek_msg_id()),
+    };
+    w.recorder.invoke(&who, &inv.f, &inv.value, inv.final_phase);
+    let completion: Completion = w.client.invoke(inv, c);
+    let (kind, index) = w
+        .recorder
+        .complete(&who, &inv.f, completion, inv.final_phase);
+    if kind == OpType::Info {
+        st.process += w.concurrency as u64;
+        if !w.reusable {
+            if let Some(c) = st.conn.take() {
+                c.close();
+            }
+        }
+    }
+    index
 }
 
 #[cfg(test)]

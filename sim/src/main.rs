@@ -33,6 +33,10 @@ fn main() {
                     std::process::exit(254);
                 }
             };
+            if let Err(e) = workload.validate(&plan) {
+                eprintln!("glomers-sim: {e}");
+                std::process::exit(254);
+            }
             run_test(
                 &plan,
                 workload.as_ref(),

@@ -119,8 +119,14 @@ impl Recorder {
         })
     }
 
-    /// Records a completion and returns its type.
-    pub fn complete(&self, who: &Actor, f: &str, c: Completion, final_phase: bool) -> OpType {
+    /// Records a completion and returns its type and history index.
+    pub fn complete(
+        &self,
+        who: &Actor,
+        f: &str,
+        c: Completion,
+        final_phase: bool,
+    ) -> (OpType, usize) {
         let (kind, value, error, exception) = match c {
             Completion::Ok(v) => (OpType::Ok, v, None, None),
             Completion::Fail { value, error } => (OpType::Fail, value, Some(error), None),
@@ -162,7 +168,12 @@ impl Recorder {
                 });
             }
         }
-        kind
+        (kind, index)
+    }
+
+    /// A copy of the entry at `index`.
+    pub fn op(&self, index: usize) -> Option<Op> {
+        self.history.lock().ok()?.ops.get(index).cloned()
     }
 
     /// Records a nemesis operation.

@@ -172,6 +172,11 @@ pub fn write_results(dir: &Path, store: &Path, json: &Value) -> std::io::Result<
         dir.join("results.json"),
         serde_json::to_string_pretty(json)?,
     )?;
+    link_latest(dir, store)
+}
+
+/// Points `<store>/latest` at `dir`.
+pub fn link_latest(dir: &Path, store: &Path) -> std::io::Result<()> {
     let latest = store.join("latest");
     let target = dir.strip_prefix(store).unwrap_or(dir);
     let _ = std::fs::remove_file(&latest);

@@ -25,7 +25,7 @@ use crate::progress::Progress;
 use crate::recorder::Recorder;
 use crate::results::{self, Crash};
 use crate::seed;
-use crate::workload::Workload;
+use crate::workload::{GenContext, Workload};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -236,6 +236,7 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
             Ok(()) => Crash::bench("internal: no analysis".into()),
         };
         timing.print();
+        let _ = results::link_latest(&dir, &plan.store);
         return crashed(Some(dir), crash, opts);
     };
     if let Err(e) = results::write_results(&dir, &plan.store, &analysis.json) {
@@ -492,12 +493,16 @@ fn main_and_final(
                             let left = emit.saturating_duration_since(Instant::now());
                             std::thread::sleep(left.min(Duration::from_millis(100)));
                         }
-                        let Some(inv) = generator.next(w, &mut rng) else {
+                        let ctx = GenContext {
+                            worker: w,
+                            elapsed: gen_start.elapsed(),
+                        };
+                        let Some(inv) = generator.next(&ctx, &mut rng) else {
                             break;
                         };
                         free[w] = false;
                         rr = (w + 1) % concurrency;
-                        if job_txs[w].send(Job::Run(vec![inv])).is_err() {
+                        if job_txs[w].send(Job::Run(inv)).is_err() {
                             break;
                         }
                         next_time = emit + dispatch::stagger_gap(rate, &mut rng);
@@ -540,7 +545,7 @@ fn main_and_final(
                     }
                     if !stopped(&abort) {
                         for (w, ops) in final_ops.into_iter().enumerate() {
-                            if !ops.is_empty() && job_txs[w].send(Job::Run(ops)).is_ok() {
+                            if job_txs[w].send(Job::Final(ops)).is_ok() {
                                 free[w] = false;
                             }
                         }

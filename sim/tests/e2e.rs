@@ -59,12 +59,14 @@ fn sim(args: &[&str]) -> Run {
             .unwrap()
             .as_nanos()
     ));
+    // Our flags go right after the subcommand: anything after a `--` belongs to the node.
     let out = Command::new(env!("CARGO_BIN_EXE_glomers-sim"))
-        .args(args)
+        .arg(args[0])
         .arg("--store")
         .arg(&store)
         .arg("--seed")
         .arg("7")
+        .args(&args[1..])
         .output()
         .expect("run glomers-sim");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -72,16 +74,7 @@ fn sim(args: &[&str]) -> Run {
     let latest = store.join("latest");
     let dir = std::fs::read_link(&latest)
         .map(|t| store.join(t))
-        .unwrap_or_else(|_| {
-            // Crashed runs have no `latest` link: take the only run directory.
-            std::fs::read_dir(&store)
-                .ok()
-                .and_then(|mut w| w.next())
-                .and_then(|w| w.ok())
-                .and_then(|w| std::fs::read_dir(w.path()).ok()?.next()?.ok())
-                .map(|e| e.path())
-                .unwrap_or_else(|| store.clone())
-        });
+        .unwrap_or_else(|_| store.clone());
     eprintln!(
         "--- stdout\n{stdout}\n--- stderr (tail)\n{}",
         tail(&stderr, 15)
@@ -409,4 +402,77 @@ fn bad_arguments_exit_254() {
         let r = sim(&args);
         assert_eq!(r.code, 254, "{args:?}");
     }
+}
+
+#[test]
+fn node_gets_extra_words_runs_in_temp_dir_and_leaves_no_orphans() {
+    let bin = node("echo_wrapper.sh");
+    let r = sim(&test_args(
+        "echo",
+        &bin,
+        &[
+            "--node-count",
+            "1",
+            "--rate",
+            "10",
+            "word1",
+            "--",
+            "--flag-for-node",
+        ],
+    ));
+    assert_eq!(r.code, 0);
+    let log = std::fs::read_to_string(r.dir.join("node-logs/n0.log")).unwrap();
+    assert!(log.contains("'word1', '--flag-for-node'"), "{log}");
+    let tmp = std::env::temp_dir().canonicalize().unwrap();
+    assert!(log.contains(&format!("cwd: {}", tmp.display())), "{log}");
+    // The wrapper's child (not exec'd) must be gone: we kill the whole process group.
+    let pid: u32 = log
+        .lines()
+        .find_map(|l| l.strip_prefix("child pid "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut gone = false;
+    for _ in 0..50 {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => gone = true,
+            // A zombie waiting for its reaper is dead too.
+            Ok(stat) => gone = stat.split_whitespace().nth(2) == Some("Z"),
+        }
+        if gone {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(gone, "child {pid} of the wrapper survived the test");
+}
+
+#[test]
+fn challenges_scorecard_runs_echo_with_its_preset() {
+    let configs =
+        std::env::temp_dir().join(format!("glomers-sim-e2e-config-{}", std::process::id()));
+    std::fs::create_dir_all(&configs).unwrap();
+    std::fs::write(configs.join("default.toml"), "# test preset\n").unwrap();
+    let bin = node("echo.py");
+    let r = sim(&[
+        "challenges",
+        "--bin",
+        &bin,
+        "--only",
+        "1,5a",
+        "--config-dir",
+        configs.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_dir_all(&configs);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("not supported yet"));
+    let row = r.stdout.lines().find(|l| l.starts_with("1 Echo")).unwrap();
+    assert!(row.contains("valid"), "{row}");
+    // The node got the preset.
+    let log = std::fs::read_to_string(r.dir.join("node-logs/n0.log")).unwrap();
+    assert!(
+        log.contains("'--config'") && log.contains("default.toml"),
+        "{log}"
+    );
 }

@@ -3,7 +3,10 @@
 //! `read` is idempotent, `broadcast` is not. Checker: set-full over broadcasts.
 
 use super::simple::{same_value, OpSpec, SimpleClient};
-use super::{Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
+use super::{
+    FinalOps, FixedOps, GenContext, Generator, Invocation, Workload, WorkloadClient,
+    DEFAULT_TIMEOUT,
+};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
 use crate::client::{Conn, RpcResult};
@@ -36,7 +39,7 @@ struct Gen {
 }
 
 impl Generator for Gen {
-    fn next(&mut self, _worker: usize, rng: &mut StdRng) -> Option<Invocation> {
+    fn next(&mut self, _ctx: &GenContext, rng: &mut StdRng) -> Option<Invocation> {
         if rng.random_bool(0.5) {
             let v = self.next_value;
             self.next_value += 1;
@@ -99,12 +102,12 @@ impl Workload for Broadcast {
     fn generator(&self, _plan: &TestPlan) -> Box<dyn Generator> {
         Box::new(Gen { next_value: 0 })
     }
-    fn final_ops(&self, _worker: usize) -> Vec<Invocation> {
-        vec![Invocation {
+    fn final_ops(&self, _worker: usize) -> Box<dyn FinalOps> {
+        FixedOps::boxed(vec![Invocation {
             f: "read".into(),
             value: Value::Null,
             final_phase: true,
-        }]
+        }])
     }
     fn client(&self, _plan: &TestPlan) -> Box<dyn WorkloadClient> {
         Box::new(SimpleClient {
@@ -123,13 +126,16 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    const CTX: GenContext = GenContext {
+        worker: 0,
+        elapsed: std::time::Duration::ZERO,
+    };
+
     #[test]
     fn values_are_unique_and_the_mix_is_even() {
         let mut rng = StdRng::seed_from_u64(11);
         let mut g = Gen { next_value: 0 };
-        let ops: Vec<Invocation> = (0..2000)
-            .map(|i| g.next(i % 5, &mut rng).unwrap())
-            .collect();
+        let ops: Vec<Invocation> = (0..2000).map(|i| g.next(&CTX, &mut rng).unwrap()).collect();
         let values: Vec<u64> = ops
             .iter()
             .filter(|o| o.f == "broadcast")

@@ -4,7 +4,10 @@
 //! stream with negative adds filtered out (so deltas 0..4, about ⅓ adds, ⅔ reads).
 
 use super::simple::{same_value, OpSpec, SimpleClient};
-use super::{Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
+use super::{
+    FinalOps, FixedOps, GenContext, Generator, Invocation, Workload, WorkloadClient,
+    DEFAULT_TIMEOUT,
+};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
 use crate::plan::TestPlan;
@@ -34,7 +37,7 @@ struct Gen {
 }
 
 impl Generator for Gen {
-    fn next(&mut self, _worker: usize, rng: &mut StdRng) -> Option<Invocation> {
+    fn next(&mut self, _ctx: &GenContext, rng: &mut StdRng) -> Option<Invocation> {
         loop {
             if rng.random_bool(0.5) {
                 return Some(Invocation::new("read", Value::Null));
@@ -85,12 +88,12 @@ impl Workload for Counter {
             grow_only: self.grow_only,
         })
     }
-    fn final_ops(&self, _worker: usize) -> Vec<Invocation> {
-        vec![Invocation {
+    fn final_ops(&self, _worker: usize) -> Box<dyn FinalOps> {
+        FixedOps::boxed(vec![Invocation {
             f: "read".into(),
             value: Value::Null,
             final_phase: true,
-        }]
+        }])
     }
     fn client(&self, _plan: &TestPlan) -> Box<dyn WorkloadClient> {
         Box::new(SimpleClient {
@@ -109,10 +112,15 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    const CTX: GenContext = GenContext {
+        worker: 0,
+        elapsed: std::time::Duration::ZERO,
+    };
+
     fn mix(grow_only: bool) -> (usize, usize, Vec<i64>) {
         let mut rng = StdRng::seed_from_u64(3);
         let mut g = Gen { grow_only };
-        let ops: Vec<Invocation> = (0..3000).map(|_| g.next(0, &mut rng).unwrap()).collect();
+        let ops: Vec<Invocation> = (0..3000).map(|_| g.next(&CTX, &mut rng).unwrap()).collect();
         let deltas: Vec<i64> = ops
             .iter()
             .filter(|o| o.f == "add")

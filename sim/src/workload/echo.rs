@@ -2,7 +2,7 @@
 //! value. No final phase; only a wrong echo in an ok reply is invalid.
 
 use super::simple::{OpSpec, SimpleClient};
-use super::{Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
+use super::{GenContext, Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
 use crate::plan::TestPlan;
@@ -23,7 +23,7 @@ const ECHO_OK: ReplySchema = ReplySchema {
 struct Gen;
 
 impl Generator for Gen {
-    fn next(&mut self, _worker: usize, rng: &mut StdRng) -> Option<Invocation> {
+    fn next(&mut self, _ctx: &GenContext, rng: &mut StdRng) -> Option<Invocation> {
         let k: u32 = rng.random_range(0..128);
         Some(Invocation::new("echo", json!(format!("Please echo {k}"))))
     }
@@ -65,12 +65,17 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    const CTX: GenContext = GenContext {
+        worker: 0,
+        elapsed: std::time::Duration::ZERO,
+    };
+
     #[test]
     fn generates_please_echo_k_below_128() {
         let mut rng = StdRng::seed_from_u64(5);
         let mut g = Gen;
         for _ in 0..200 {
-            let inv = g.next(0, &mut rng).unwrap();
+            let inv = g.next(&CTX, &mut rng).unwrap();
             assert_eq!(inv.f, "echo");
             let s = inv.value.as_str().unwrap();
             let k: u32 = s.strip_prefix("Please echo ").unwrap().parse().unwrap();

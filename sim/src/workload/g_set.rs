@@ -6,7 +6,10 @@
 //! we set `final_phase` on every final-phase op, as the history model documents.
 
 use super::simple::{same_value, OpSpec, SimpleClient};
-use super::{Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
+use super::{
+    FinalOps, FixedOps, GenContext, Generator, Invocation, Workload, WorkloadClient,
+    DEFAULT_TIMEOUT,
+};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
 use crate::plan::TestPlan;
@@ -33,7 +36,7 @@ struct Gen {
 }
 
 impl Generator for Gen {
-    fn next(&mut self, _worker: usize, rng: &mut StdRng) -> Option<Invocation> {
+    fn next(&mut self, _ctx: &GenContext, rng: &mut StdRng) -> Option<Invocation> {
         if rng.random_bool(0.5) {
             let v = self.next_element;
             self.next_element += 1;
@@ -75,12 +78,12 @@ impl Workload for GSet {
     fn generator(&self, _plan: &TestPlan) -> Box<dyn Generator> {
         Box::new(Gen { next_element: 0 })
     }
-    fn final_ops(&self, _worker: usize) -> Vec<Invocation> {
-        vec![Invocation {
+    fn final_ops(&self, _worker: usize) -> Box<dyn FinalOps> {
+        FixedOps::boxed(vec![Invocation {
             f: "read".into(),
             value: Value::Null,
             final_phase: true,
-        }]
+        }])
     }
     fn client(&self, _plan: &TestPlan) -> Box<dyn WorkloadClient> {
         Box::new(SimpleClient {

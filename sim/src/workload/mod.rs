@@ -14,7 +14,7 @@ use crate::client::outcome::Completion;
 use crate::client::Conn;
 use crate::plan::TestPlan;
 use glomers_simkit::checker::CheckResult;
-use glomers_simkit::history::History;
+use glomers_simkit::history::{History, Op};
 use rand::rngs::StdRng;
 use serde_json::Value;
 use std::time::Duration;
@@ -41,10 +41,45 @@ impl Invocation {
     }
 }
 
+/// What a generator knows when it is asked for an operation.
+#[derive(Debug, Clone, Copy)]
+pub struct GenContext {
+    /// The worker (thread) that will perform the operation.
+    pub worker: usize,
+    /// Time since the main phase started.
+    pub elapsed: Duration,
+}
+
 /// Produces main-phase operations (shared by all workers, like Jepsen's generator).
+/// A generator that must react to results (kafka's assigns) shares state with the
+/// workload's clients through the workload instance that creates both.
 pub trait Generator: Send {
-    /// The next operation for `worker`, or `None` when the generator is exhausted.
-    fn next(&mut self, worker: usize, rng: &mut StdRng) -> Option<Invocation>;
+    /// The next operation, or `None` when the generator is exhausted.
+    fn next(&mut self, ctx: &GenContext, rng: &mut StdRng) -> Option<Invocation>;
+}
+
+/// A worker's final-phase operations, produced one at a time so that a workload can
+/// decide the next one from the previous result (kafka polls until it has caught up).
+pub trait FinalOps: Send {
+    /// The next operation, given the completion of the previous one (`None` at first);
+    /// `None` when the worker is done.
+    fn next(&mut self, previous: Option<&Op>) -> Option<Invocation>;
+}
+
+/// A fixed list of final operations.
+pub struct FixedOps(std::vec::IntoIter<Invocation>);
+
+impl FixedOps {
+    /// Boxes a fixed list.
+    pub fn boxed(ops: Vec<Invocation>) -> Box<dyn FinalOps> {
+        Box::new(FixedOps(ops.into_iter()))
+    }
+}
+
+impl FinalOps for FixedOps {
+    fn next(&mut self, _previous: Option<&Op>) -> Option<Invocation> {
+        self.0.next()
+    }
 }
 
 /// Performs operations over a client connection (one per worker).
@@ -63,6 +98,11 @@ pub trait Workload: Send + Sync {
     fn has_final_phase(&self) -> bool {
         false
     }
+    /// Refuses plans the workload cannot run (e.g. lin-kv needs concurrency a multiple
+    /// of 2 × nodes); the message becomes a bad-argument error (exit 254).
+    fn validate(&self, _plan: &TestPlan) -> Result<(), String> {
+        Ok(())
+    }
     /// Client setup on each node (one RPC connection per node, kept open until teardown).
     fn setup(&self, _plan: &TestPlan, _conn: &mut Conn) -> Result<(), String> {
         Ok(())
@@ -70,8 +110,8 @@ pub trait Workload: Send + Sync {
     /// The main-phase generator.
     fn generator(&self, plan: &TestPlan) -> Box<dyn Generator>;
     /// Final-phase operations of one worker.
-    fn final_ops(&self, _worker: usize) -> Vec<Invocation> {
-        Vec::new()
+    fn final_ops(&self, _worker: usize) -> Box<dyn FinalOps> {
+        FixedOps::boxed(Vec::new())
     }
     /// A fresh per-worker client.
     fn client(&self, plan: &TestPlan) -> Box<dyn WorkloadClient>;

@@ -2,7 +2,7 @@
 //! idempotent; no final phase; valid iff no id is returned twice.
 
 use super::simple::{OpSpec, SimpleClient};
-use super::{Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
+use super::{GenContext, Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
 use crate::plan::TestPlan;
@@ -22,7 +22,7 @@ const GENERATE_OK: ReplySchema = ReplySchema {
 struct Gen;
 
 impl Generator for Gen {
-    fn next(&mut self, _worker: usize, _rng: &mut StdRng) -> Option<Invocation> {
+    fn next(&mut self, _ctx: &GenContext, _rng: &mut StdRng) -> Option<Invocation> {
         Some(Invocation::new("generate", Value::Null))
     }
 }
