@@ -135,7 +135,7 @@ mod tests {
     fn values_are_unique_and_the_mix_is_even() {
         let mut rng = StdRng::seed_from_u64(11);
         let mut g = Gen { next_value: 0 };
-        let ops: Vec<Invocation> = (0..2000).map(|i| g.next(&CTX, &mut rng).unwrap()).collect();
+        let ops: Vec<Invocation> = (0..2000).map(|_| g.next(&CTX, &mut rng).unwrap()).collect();
         let values: Vec<u64> = ops
             .iter()
             .filter(|o| o.f == "broadcast")
