@@ -476,3 +476,44 @@ fn challenges_scorecard_runs_echo_with_its_preset() {
         "{log}"
     );
 }
+
+#[test]
+fn wrong_init_reply_crashes_setup() {
+    let bin = node("init_wrong_type.py");
+    let r = sim(&test_args("echo", &bin, &["--node-count", "2"]));
+    assert_eq!(r.code, 255);
+    let crash: Value =
+        serde_json::from_str(&std::fs::read_to_string(r.dir.join("crash.json")).unwrap()).unwrap();
+    assert_eq!(crash["kind"], "setup");
+    assert!(
+        crash["message"].as_str().unwrap().contains("init_okay"),
+        "{crash}"
+    );
+}
+
+#[test]
+fn log_stderr_echoes_node_logs_with_the_node_id() {
+    let bin = node("echo.py");
+    let store = std::env::temp_dir().join(format!("glomers-sim-e2e-log-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_glomers-sim"))
+        .args([
+            "test",
+            "-w",
+            "echo",
+            "--bin",
+            &bin,
+            "--node-count",
+            "1",
+            "--time-limit",
+            "1",
+        ])
+        .arg("--log-stderr")
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&store);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[n0] args:"), "{stderr}");
+}
