@@ -85,7 +85,7 @@ pub struct TestArgs {
     /// Seed for every random choice of the bench (printed in the report).
     #[arg(long = "seed")]
     pub seed: Option<u64>,
-    /// Where results go: <store>/<workload>/<timestamp>/.
+    /// Where results go: STORE/WORKLOAD/TIMESTAMP/ (and STORE/latest).
     #[arg(long = "store", default_value = "store")]
     pub store: PathBuf,
     /// Seconds to wait after healing, before the final reads (Maelstrom: 10).

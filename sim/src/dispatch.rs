@@ -3,7 +3,9 @@
 //! The gap between successive main-phase operations, across all workers, is uniform in
 //! [0, 2/rate); an operation waits for a free worker (so the schedule slips when all are
 //! busy, it never bursts to catch up). Free workers are taken round-robin, as Jepsen's
-//! context does. `--rate 0` issues no main-phase operations.
+//! context does (Jepsen also counts its nemesis thread in that rotation; we do not, which
+//! only changes which idle worker gets an operation). `--rate 0` issues no main-phase
+//! operations.
 
 use crate::client::outcome::Completion;
 use crate::client::{ClientIds, Conn};

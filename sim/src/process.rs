@@ -5,6 +5,11 @@
 //! Each node runs in its own process group and gets `PR_SET_PDEATHSIG = SIGKILL`, so a
 //! wrapper script's children die with it at teardown and nothing survives a crashed bench
 //! (Maelstrom kills only the direct child; an orphan can survive it).
+//!
+//! After a fatal output fault, Maelstrom's reader stops reading (and spins), so the node
+//! eventually blocks writing to a full pipe; ours keeps reading and discards. Either way
+//! everything the node writes is lost; only the node's own blocking differs, which no
+//! checker can observe.
 
 use crate::net::envelope::parse_line;
 use crate::net::{Net, RouterCmd, StdinBatch};

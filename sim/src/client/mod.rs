@@ -1,5 +1,10 @@
 //! Maelstrom clients (spec §1.7): synchronous RPC over the simulated network, one request
 //! outstanding, replies matched by integer `in_reply_to`, everything else discarded.
+//!
+//! A reply whose `in_reply_to` is not the JSON integer `msg_id` (e.g. `"1"` or `1.0`) is
+//! discarded exactly as Maelstrom does, so the operation ends in a timeout; we add a hint
+//! naming the discarded reply to the timeout's error (`["net-timeout", "a reply from n0
+//! with in_reply_to \"1\" was ignored..."]`) so the report can say what went wrong.
 
 pub mod outcome;
 pub mod schema;

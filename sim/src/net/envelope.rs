@@ -4,6 +4,9 @@
 //! integer `id`, nothing else. Whether `src`/`dest` are registered is checked by the
 //! router, which knows the registry. The body is kept as raw JSON text so that traffic
 //! between nodes is never re-parsed.
+//!
+//! Two JSON values on one line: like Maelstrom we use the first and lose the rest, but we
+//! record a (non-fatal) warning where Maelstrom says nothing.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
