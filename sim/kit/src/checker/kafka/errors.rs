@@ -108,13 +108,25 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// Messages with offsets, comma-separated, at most `max` of them.
-    pub fn msgs(&self, k: Atom, ms: &[Atom], max: usize) -> String {
-        let mut parts: Vec<String> = ms.iter().take(max).map(|m| self.msg(k, *m)).collect();
-        if ms.len() > max {
-            parts.push(format!("… and {} more", ms.len() - max));
+    /// A note for messages stored at several offsets, which Jepsen (and this
+    /// checker) place at their last position; empty otherwise.
+    pub fn duplicate_note(&self, k: Atom, ms: &[Atom]) -> String {
+        let Some(log) = self.logs.keys.get(&k) else {
+            return String::new();
+        };
+        let dups: Vec<String> = ms
+            .iter()
+            .filter(|m| log.first_index.get(m) != log.last_index.get(m))
+            .map(|m| self.atoms.show(*m))
+            .collect();
+        if dups.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (Message {} is stored at several offsets, see duplicate; like Maelstrom, indexes count it at its last position.)",
+                dups.join(", ")
+            )
         }
-        parts.join(", ")
     }
 
     /// The JSON value of an atom.

@@ -36,11 +36,22 @@ fn delta(
     }
 }
 
-/// Messages strictly between two indexes of a key's log.
-fn skipped(cx: &Cx, key: Atom, i: usize, j: usize) -> Vec<Atom> {
-    (i + 1..j)
-        .filter_map(|x| cx.logs.at(key, x).map(|(_, m)| m))
-        .collect()
+/// `(offset, message)` strictly between two indexes of a key's log.
+fn skipped(cx: &Cx, key: Atom, i: usize, j: usize) -> Vec<(i64, Atom)> {
+    (i + 1..j).filter_map(|x| cx.logs.at(key, x)).collect()
+}
+
+/// Skipped messages for prose: "6 (offset 5), 7 (offset 6)".
+fn show_skipped(cx: &Cx, gap: &[(i64, Atom)]) -> String {
+    let mut parts: Vec<String> = gap
+        .iter()
+        .take(8)
+        .map(|(o, m)| format!("{} (offset {o})", cx.atoms.show(*m)))
+        .collect();
+    if gap.len() > 8 {
+        parts.push(format!("… and {} more", gap.len() - 8));
+    }
+    parts.join(", ")
 }
 
 /// Poll skips and backward polls between consecutive polls of one process. Tracking
@@ -82,10 +93,10 @@ pub fn poll_skips(cx: &Cx) -> Vec<KErr> {
                                 explanation: format!(
                                     "{before}, skipping {} message(s) known to be in between: {}. A consumer must not skip messages of a key it stays assigned to.",
                                     gap.len(),
-                                    cx.msgs(*k, &gap, 8)
+                                    show_skipped(cx, &gap)
                                 ),
                                 ops: vec![cx.entry(prev), op.entry],
-                                data: json!({ "key": cx.json(*k), "delta": d, "skipped": gap.iter().map(|m| cx.json(*m)).collect::<Vec<_>>(), "ops": [cx.entry(prev), op.entry] }),
+                                data: json!({ "key": cx.json(*k), "delta": d, "skipped": gap.iter().map(|g| cx.json(g.1)).collect::<Vec<_>>(), "ops": [cx.entry(prev), op.entry] }),
                                 severity: d,
                             });
                         } else if d < 1 {
@@ -113,42 +124,52 @@ pub fn poll_skips(cx: &Cx) -> Vec<KErr> {
     out
 }
 
+/// A polled message with the offset the poll gave it: "7 (offset 12)".
+fn show_pair(cx: &Cx, m: Atom, offset: Option<i64>) -> String {
+    match offset {
+        Some(o) => format!("{} (offset {o})", cx.atoms.show(m)),
+        None => cx.atoms.show(m),
+    }
+}
+
 /// Skips and backward steps between consecutive messages of one key in one poll.
 pub fn int_poll_skips(cx: &Cx) -> Vec<KErr> {
     let mut out = Vec::new();
     for (p, op) in cx.ops.iter().enumerate() {
         for (k, msgs) in &op.polls {
-            let mut prev: Option<(Option<usize>, Atom)> = None;
-            for &(_, m) in msgs {
+            let mut prev: Option<(Option<usize>, Atom, Option<i64>)> = None;
+            for &(o, m) in msgs {
                 let j = cx.logs.index(*k, m);
-                if let Some((i, v)) = prev {
+                if let Some((i, v, vo)) = prev {
                     if let (Some(i), Some(j)) = (i, j) {
                         let d = j as i64 - i as i64;
                         let pair = format!(
                             "{} polled key {} and got {} directly followed by {}",
                             cx.who(p),
                             cx.key(*k),
-                            cx.msg(*k, v),
-                            cx.msg(*k, m)
+                            show_pair(cx, v, vo),
+                            show_pair(cx, m, o)
                         );
                         if d > 1 {
                             let gap = skipped(cx, *k, i, j);
                             out.push(KErr {
                                 kind: "int_poll_skip",
                                 explanation: format!(
-                                    "{pair}, leaving out {} message(s) known to be in between: {}. A poll must return consecutive messages of the log.",
+                                    "{pair}, leaving out {} message(s) known to be in between: {}. A poll must return consecutive messages of the log.{}",
                                     gap.len(),
-                                    cx.msgs(*k, &gap, 8)
+                                    show_skipped(cx, &gap),
+                                    cx.duplicate_note(*k, &[v, m])
                                 ),
                                 ops: vec![op.entry],
-                                data: json!({ "key": cx.json(*k), "delta": d, "values": [cx.json(v), cx.json(m)], "skipped": gap.iter().map(|m| cx.json(*m)).collect::<Vec<_>>(), "op": op.entry }),
+                                data: json!({ "key": cx.json(*k), "delta": d, "values": [cx.json(v), cx.json(m)], "skipped": gap.iter().map(|g| cx.json(g.1)).collect::<Vec<_>>(), "op": op.entry }),
                                 severity: d,
                             });
                         } else if d < 1 {
                             out.push(KErr {
                                 kind: "int_nonmonotonic_poll",
                                 explanation: format!(
-                                    "{pair}, which is not later in the log (index {j} after {i}). A poll must return messages in log order, each once.",
+                                    "{pair}, which is not later in the log (index {j} after {i}). A poll must return messages in log order, each once.{}",
+                                    cx.duplicate_note(*k, &[v, m])
                                 ),
                                 ops: vec![op.entry],
                                 data: json!({ "key": cx.json(*k), "delta": d, "values": [cx.json(v), cx.json(m)], "op": op.entry }),
@@ -157,7 +178,7 @@ pub fn int_poll_skips(cx: &Cx) -> Vec<KErr> {
                         }
                     }
                 }
-                prev = Some((j, m));
+                prev = Some((j, m, o));
             }
         }
     }

@@ -10,7 +10,7 @@
 //! - indeterminate operations with the same call are interchangeable and only counted,
 //!   and a configuration that used fewer of them dominates one that used more.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::model::{Call, State, NULL};
 use super::parse::KeyHistory;
@@ -49,35 +49,84 @@ pub struct Violation {
     pub in_flight: Vec<usize>,
 }
 
-/// One search state.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// One search state. `used` names an interned vector of per-class counts of
+/// indeterminate operations already linearized (see [`Used`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Config {
     state: State,
     /// Linearized in-flight operations, by slot.
     mask: u128,
-    /// Indeterminate operations used, per class (missing entries are 0).
-    used: Vec<u16>,
+    used: u32,
 }
 
-/// Configurations with Pareto-minimal `used` counts per (state, mask).
+/// Interned per-class usage vectors (trailing zeros trimmed), so that configurations
+/// stay small and cheap to hash.
+#[derive(Default)]
+struct Used {
+    vecs: Vec<Vec<u16>>,
+    ids: HashMap<Vec<u16>, u32>,
+    bumped: HashMap<(u32, usize), u32>,
+}
+
+impl Used {
+    fn new() -> Used {
+        let mut u = Used::default();
+        u.intern(Vec::new());
+        u
+    }
+
+    fn intern(&mut self, v: Vec<u16>) -> u32 {
+        if let Some(&id) = self.ids.get(&v) {
+            return id;
+        }
+        let id = self.vecs.len() as u32;
+        self.vecs.push(v.clone());
+        self.ids.insert(v, id);
+        id
+    }
+
+    fn count(&self, id: u32, class: usize) -> u16 {
+        self.vecs[id as usize].get(class).copied().unwrap_or(0)
+    }
+
+    /// The vector `id` with one more use of `class`.
+    fn bump(&mut self, id: u32, class: usize) -> u32 {
+        if let Some(&b) = self.bumped.get(&(id, class)) {
+            return b;
+        }
+        let mut v = self.vecs[id as usize].clone();
+        if v.len() <= class {
+            v.resize(class + 1, 0);
+        }
+        v[class] += 1;
+        let b = self.intern(v);
+        self.bumped.insert((id, class), b);
+        b
+    }
+
+    /// True if every count of `a` is at most the matching count of `b`.
+    fn at_most(&self, a: u32, b: u32) -> bool {
+        let (a, b) = (&self.vecs[a as usize], &self.vecs[b as usize]);
+        a.len() <= b.len() && a.iter().zip(b).all(|(x, y)| x <= y)
+    }
+}
+
+/// Configurations with Pareto-minimal usage per (state, mask).
 #[derive(Default)]
 struct ConfigSet {
-    map: HashMap<(State, u128), Vec<Vec<u16>>>,
-}
-
-fn at_most(a: &[u16], b: &[u16]) -> bool {
-    (0..a.len().max(b.len()))
-        .all(|i| a.get(i).copied().unwrap_or(0) <= b.get(i).copied().unwrap_or(0))
+    map: HashMap<(State, u128), Vec<u32>>,
 }
 
 impl ConfigSet {
-    fn insert(&mut self, c: Config) {
+    /// Adds `c` unless an entry dominates it; returns whether it was added.
+    fn insert(&mut self, c: Config, used: &Used) -> bool {
         let list = self.map.entry((c.state, c.mask)).or_default();
-        if list.iter().any(|u| at_most(u, &c.used)) {
-            return;
+        if list.iter().any(|&u| used.at_most(u, c.used)) {
+            return false;
         }
-        list.retain(|u| !at_most(&c.used, u));
+        list.retain(|&u| !used.at_most(c.used, u));
         list.push(c.used);
+        true
     }
 
     fn len(&self) -> usize {
@@ -100,6 +149,7 @@ struct Search<'a> {
     occupied: u128,
     /// Indeterminate classes: call, instances invoked so far, their op indexes.
     classes: Vec<(Call, u16, Vec<usize>)>,
+    used: Used,
 }
 
 impl Search<'_> {
@@ -123,7 +173,7 @@ impl Search<'_> {
     /// has been linearized (its slot bit then cleared). Also returns every value
     /// the register could hold on the way.
     fn close(
-        &self,
+        &mut self,
         configs: ConfigSet,
         x: usize,
         budget: &mut Budget,
@@ -131,10 +181,13 @@ impl Search<'_> {
         let bit = 1u128 << x;
         let mut next = ConfigSet::default();
         let mut seen_states: Vec<State> = Vec::new();
-        let mut visited: HashSet<Config> = HashSet::new();
+        // Visited configurations, Pareto-minimal in usage like `ConfigSet`: one that
+        // used more indeterminate operations than a visited one adds nothing.
+        let mut visited = ConfigSet::default();
         let mut stack: Vec<Config> = Vec::new();
+        let mut succ: Vec<Config> = Vec::new();
         for c in configs.drain() {
-            if visited.insert(c.clone()) {
+            if visited.insert(c, &self.used) {
                 stack.push(c);
             }
         }
@@ -143,49 +196,54 @@ impl Search<'_> {
                 return None;
             }
             if cur.mask & bit != 0 {
-                next.insert(Config {
-                    mask: cur.mask & !bit,
-                    ..cur
-                });
+                next.insert(
+                    Config {
+                        mask: cur.mask & !bit,
+                        ..cur
+                    },
+                    &self.used,
+                );
                 continue;
             }
             if !seen_states.contains(&cur.state) {
                 seen_states.push(cur.state);
             }
-            let mut push = |mut c: Config| {
-                self.saturate(&mut c);
-                if visited.insert(c.clone()) {
-                    stack.push(c);
-                }
-            };
+            succ.clear();
             let mut free = self.occupied & !cur.mask;
             while free != 0 {
                 let slot = free.trailing_zeros() as usize;
                 free &= free - 1;
                 if let Some(state) = self.call(slot).step(cur.state) {
-                    push(Config {
+                    succ.push(Config {
                         state,
                         mask: cur.mask | (1 << slot),
-                        used: cur.used.clone(),
+                        used: cur.used,
                     });
                 }
             }
-            for (ci, (call, invoked, _)) in self.classes.iter().enumerate() {
-                let used = cur.used.get(ci).copied().unwrap_or(0);
-                if used >= *invoked {
+            for ci in 0..self.classes.len() {
+                let (call, invoked, _) = &self.classes[ci];
+                if self.used.count(cur.used, ci) >= *invoked {
                     continue;
                 }
                 if let Some(state) = call.step(cur.state) {
-                    let mut u = cur.used.clone();
-                    if u.len() <= ci {
-                        u.resize(ci + 1, 0);
+                    if state == cur.state {
+                        // Same register, same obligations, one use fewer left:
+                        // dominated by `cur` itself.
+                        continue;
                     }
-                    u[ci] += 1;
-                    push(Config {
+                    let used = self.used.bump(cur.used, ci);
+                    succ.push(Config {
                         state,
                         mask: cur.mask,
-                        used: u,
+                        used,
                     });
+                }
+            }
+            for mut c in succ.drain(..) {
+                self.saturate(&mut c);
+                if visited.insert(c, &self.used) {
+                    stack.push(c);
                 }
             }
         }
@@ -209,14 +267,18 @@ pub fn check_key(kh: &KeyHistory, budget: &mut Budget) -> Outcome {
         slots: vec![None; MAX_IN_FLIGHT],
         occupied: 0,
         classes: Vec::new(),
+        used: Used::new(),
     };
     let mut slot_of: Vec<usize> = vec![usize::MAX; kh.ops.len()];
     let mut configs = ConfigSet::default();
-    configs.insert(Config {
-        state: NULL,
-        mask: 0,
-        used: Vec::new(),
-    });
+    configs.insert(
+        Config {
+            state: NULL,
+            mask: 0,
+            used: 0,
+        },
+        &s.used,
+    );
     let mut max_configs = 1;
     let mut done = 0;
     for (_, is_invoke, i) in events {
