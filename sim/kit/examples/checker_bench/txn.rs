@@ -15,6 +15,7 @@ use crate::sim::{exponential_slot, Outcome, Workload};
 pub struct TxnWorkload {
     append: bool,
     anomalies: bool,
+    stale_rate: f64,
     active: Vec<i64>,
     next_key: i64,
     next_value: HashMap<i64, i64>,
@@ -23,11 +24,13 @@ pub struct TxnWorkload {
 }
 
 impl TxnWorkload {
-    /// `append`: list-append instead of rw-register.
-    pub fn new(append: bool, anomalies: bool) -> TxnWorkload {
+    /// `append`: list-append instead of rw-register; `stale_rate`: how often a read
+    /// returns the previous version (only with `anomalies`).
+    pub fn new(append: bool, anomalies: bool, stale_rate: f64) -> TxnWorkload {
         TxnWorkload {
             append,
             anomalies,
+            stale_rate,
             active: (0..10).collect(),
             next_key: 10,
             next_value: HashMap::new(),
@@ -37,7 +40,7 @@ impl TxnWorkload {
 
     fn read(&self, rng: &mut StdRng, k: i64) -> Value {
         let versions = self.store.get(&k).map(Vec::as_slice).unwrap_or(&[]);
-        let stale = self.anomalies && !versions.is_empty() && rng.random_bool(0.02);
+        let stale = self.anomalies && !versions.is_empty() && rng.random_bool(self.stale_rate);
         let n = if stale {
             versions.len() - 1
         } else {
