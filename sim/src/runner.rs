@@ -282,6 +282,26 @@ fn check_exits(procs: &mut [NodeProc]) -> Result<(), Box<Crash>> {
     Ok(())
 }
 
+/// Waits for setup threads while watching the nodes. When one exits, the setup clients
+/// are unregistered, which wakes their threads at once (their RPCs end as timeouts).
+fn watch_setup<T>(
+    handles: &[std::thread::ScopedJoinHandle<'_, T>],
+    procs: &mut [NodeProc],
+    net: &Net,
+    client_ids: &[String],
+) -> Option<Box<Crash>> {
+    while !handles.iter().all(|h| h.is_finished()) {
+        if let Err(crash) = check_exits(procs) {
+            for id in client_ids {
+                let _ = net.tx.send(RouterCmd::Unregister { id: id.clone() });
+            }
+            return Some(crash);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
 fn init_nodes(
     plan: &TestPlan,
     net: &Net,
@@ -289,7 +309,8 @@ fn init_nodes(
     procs: &mut [NodeProc],
 ) -> Result<(), Box<Crash>> {
     let conns: Vec<Conn> = plan.nodes.iter().map(|n| Conn::open(net, ids, n)).collect();
-    let results: Vec<(Conn, RpcResult)> = std::thread::scope(|s| {
+    let client_ids: Vec<String> = conns.iter().map(|c| c.id.clone()).collect();
+    let (results, exited) = std::thread::scope(|s| {
         let handles: Vec<_> = conns
             .into_iter()
             .map(|mut c| {
@@ -304,8 +325,14 @@ fn init_nodes(
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        let exited = watch_setup(&handles, procs, net, &client_ids);
+        let results: Vec<(Conn, RpcResult)> =
+            handles.into_iter().filter_map(|h| h.join().ok()).collect();
+        (results, exited)
     });
+    if let Some(crash) = exited {
+        return Err(crash);
+    }
     let mut problem = None;
     for (c, r) in results {
         let node = c.node.clone();
@@ -349,7 +376,8 @@ fn setup_clients(
     procs: &mut [NodeProc],
 ) -> Result<Vec<Conn>, Box<Crash>> {
     let conns: Vec<Conn> = plan.nodes.iter().map(|n| Conn::open(net, ids, n)).collect();
-    let results: Vec<(Conn, Result<(), String>)> = std::thread::scope(|s| {
+    let client_ids: Vec<String> = conns.iter().map(|c| c.id.clone()).collect();
+    let (results, exited) = std::thread::scope(|s| {
         let handles: Vec<_> = conns
             .into_iter()
             .map(|mut c| {
@@ -359,8 +387,17 @@ fn setup_clients(
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        let exited = watch_setup(&handles, procs, net, &client_ids);
+        let results: Vec<(Conn, Result<(), String>)> =
+            handles.into_iter().filter_map(|h| h.join().ok()).collect();
+        (results, exited)
     });
+    if let Some(crash) = exited {
+        for (c, _) in results {
+            c.close();
+        }
+        return Err(crash);
+    }
     check_exits(procs)?;
     let mut kept = Vec::new();
     let mut problem = None;
