@@ -831,4 +831,96 @@ mod tests {
         assert!(out.cycles.is_empty());
         assert!(!out.timeouts.is_empty());
     }
+
+    /// Which data classes some simple cycle of `g` can be labelled as, by brute
+    /// force: (G0, G1c, G-single, two-or-more rw).
+    fn brute(n: usize, edges: &[(usize, usize, RelSet)]) -> (bool, bool, bool, bool) {
+        fn dfs(
+            start: usize,
+            v: usize,
+            edges: &[(usize, usize, RelSet)],
+            path: &mut Vec<RelSet>,
+            seen: &mut Vec<bool>,
+            out: &mut Vec<Vec<RelSet>>,
+        ) {
+            for &(_, b, r) in edges.iter().filter(|e| e.0 == v) {
+                path.push(r);
+                if b == start {
+                    out.push(path.clone());
+                } else if b > start && !seen[b] {
+                    seen[b] = true;
+                    dfs(start, b, edges, path, seen, out);
+                    seen[b] = false;
+                }
+                path.pop();
+            }
+        }
+        let mut cycles = Vec::new();
+        for s in 0..n {
+            let mut seen = vec![false; n];
+            seen[s] = true;
+            dfs(s, s, edges, &mut Vec::new(), &mut seen, &mut cycles);
+        }
+        let ww_wr = RelSet::of(Rel::Ww).with(Rel::Wr);
+        let mut r = (false, false, false, false);
+        for c in &cycles {
+            r.0 |= c.iter().all(|e| e.contains(Rel::Ww));
+            r.1 |= c.iter().all(|e| !e.intersect(ww_wr).is_empty())
+                && c.iter().any(|e| e.contains(Rel::Wr));
+            r.2 |= (0..c.len()).any(|i| {
+                c[i].contains(Rel::Rw)
+                    && (0..c.len()).all(|j| j == i || !c[j].intersect(ww_wr).is_empty())
+            });
+            r.3 |= c.iter().filter(|e| e.contains(Rel::Rw)).count() >= 2;
+        }
+        r
+    }
+
+    #[test]
+    fn agrees_with_brute_force_on_random_small_graphs() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut seen_classes = [0usize; 4];
+        for _ in 0..3000 {
+            let n = rng.random_range(2..=6);
+            let mut edges: Vec<(usize, usize, RelSet)> = Vec::new();
+            for a in 0..n {
+                for b in 0..n {
+                    if a != b && rng.random_bool(0.3) {
+                        let r = RelSet(rng.random_range(1..8u8));
+                        edges.push((a, b, r));
+                    }
+                }
+            }
+            let mut builder = GraphBuilder::new(n);
+            for &(a, b, r) in &edges {
+                for rel in r.iter() {
+                    builder.add(a, b, rel);
+                }
+            }
+            let g = builder.build();
+            let mut budget = Budget::new(Duration::from_secs(10));
+            let out = search(&g, &SearchOptions::default(), &mut budget);
+            let found = |b: Base| out.cycles.iter().any(|c| c.class.base == b);
+            let (g0, g1c, single, multi) = brute(n, &edges);
+            let ctx = format!("{edges:?} -> {:?}", out.cycles);
+            assert_eq!(found(Base::G0), g0, "G0 {ctx}");
+            if !g0 {
+                assert_eq!(found(Base::G1c), g1c, "G1c {ctx}");
+            }
+            assert_eq!(found(Base::GSingle), single, "G-single {ctx}");
+            if !single {
+                assert_eq!(
+                    found(Base::G2) || found(Base::GNonadjacent),
+                    multi,
+                    "G2 {ctx}"
+                );
+            }
+            for (i, b) in [g0, g1c, single, multi].into_iter().enumerate() {
+                seen_classes[i] += usize::from(b);
+            }
+        }
+        assert!(seen_classes.iter().all(|&c| c > 50), "{seen_classes:?}");
+    }
 }

@@ -459,4 +459,81 @@ mod tests {
         let out = run(&ops);
         assert_eq!(out, Outcome::Linearizable { max_configs: 1 });
     }
+
+    /// Brute force: tries every order that respects real time; indeterminate
+    /// operations may be left out.
+    fn brute(ops: &[(usize, Option<usize>, Call)]) -> bool {
+        fn go(ops: &[(usize, Option<usize>, Call)], done: &mut Vec<bool>, state: State) -> bool {
+            if ops
+                .iter()
+                .zip(done.iter())
+                .all(|(o, d)| *d || o.1.is_none())
+            {
+                return true;
+            }
+            for i in 0..ops.len() {
+                if done[i] {
+                    continue;
+                }
+                // Every completed op that returned before i began must come first.
+                let blocked = ops
+                    .iter()
+                    .enumerate()
+                    .any(|(j, o)| !done[j] && j != i && o.1.is_some_and(|c| c < ops[i].0));
+                if blocked {
+                    continue;
+                }
+                if let Some(next) = ops[i].2.step(state) {
+                    done[i] = true;
+                    let ok = go(ops, done, next);
+                    done[i] = false;
+                    if ok {
+                        return true;
+                    }
+                }
+            }
+            false
+        }
+        go(ops, &mut vec![false; ops.len()], NULL)
+    }
+
+    #[test]
+    fn agrees_with_brute_force_on_random_small_histories() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut violations = 0;
+        for _ in 0..4000 {
+            let n = rng.random_range(1..=7);
+            let mut times: Vec<usize> = (0..2 * n).collect();
+            // Shuffle the event times.
+            for i in (1..times.len()).rev() {
+                times.swap(i, rng.random_range(0..=i));
+            }
+            let ops: Vec<(usize, Option<usize>, Call)> = (0..n)
+                .map(|i| {
+                    let (a, b) = (
+                        times[2 * i].min(times[2 * i + 1]),
+                        times[2 * i].max(times[2 * i + 1]),
+                    );
+                    let (x, y): (u32, u32) = (rng.random_range(0..3), rng.random_range(0..3));
+                    let call = match rng.random_range(0..3) {
+                        0 => Read(x),
+                        1 => Write(x),
+                        _ => Cas(x, y),
+                    };
+                    let info = rng.random_bool(0.2) && !call.is_read();
+                    (a, if info { None } else { Some(b) }, call)
+                })
+                .collect();
+            let expected = brute(&ops);
+            let got = run(&ops);
+            assert_eq!(ok(&got), expected, "{ops:?} -> {got:?}");
+            violations += usize::from(!expected);
+        }
+        assert!(
+            violations > 100,
+            "the generator must produce violations too: {violations}"
+        );
+    }
 }
