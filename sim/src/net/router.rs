@@ -19,6 +19,8 @@ enum Kind {
     Node(Sender<StdinBatch>),
     Service(Box<dyn Service>),
     Client(Sender<Delivery>),
+    /// An unregistered client: its inbox sender is dropped, which wakes a waiting RPC.
+    Closed,
 }
 
 struct Endpoint {
@@ -204,7 +206,9 @@ impl Router {
                 }
             }
             RouterCmd::Unregister { id } => {
-                self.by_id.remove(&id);
+                if let Some(i) = self.by_id.remove(&id) {
+                    self.endpoints[i].kind = Kind::Closed;
+                }
             }
             RouterCmd::SetGrudge(g) => self.set_grudge(&g),
             RouterCmd::Stop(reply) => {
@@ -380,6 +384,7 @@ impl Router {
                     }
                 }
             }
+            Kind::Closed => {}
         }
     }
 
