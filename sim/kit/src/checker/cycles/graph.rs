@@ -281,11 +281,6 @@ impl GraphBuilder {
         }
     }
 
-    /// Number of edges added so far (before merging).
-    pub fn raw_edge_count(&self) -> usize {
-        self.edges.len()
-    }
-
     /// Freezes the edges into adjacency lists.
     pub fn build(mut self) -> Csr {
         Csr::from_edges(self.n, &mut self.edges, RelSet(u8::MAX))

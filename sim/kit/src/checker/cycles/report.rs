@@ -44,11 +44,6 @@ impl Anomalies {
         }
     }
 
-    /// Counts one more instance without keeping it.
-    pub fn count_only(&mut self, kind: &str) {
-        self.by_kind.entry(kind.to_string()).or_default().0 += 1;
-    }
-
     /// True if an anomaly of this type was recorded.
     pub fn has(&self, kind: &str) -> bool {
         self.by_kind.contains_key(kind)
