@@ -37,7 +37,8 @@ pub struct Cx<'a> {
     pub logs: &'a Logs,
     /// Messages returned by `ok` polls.
     pub ok_reads: &'a HashSet<(Atom, Atom)>,
-    /// `(key, message)` -> the last completed operation (index into `ops`) that sent it.
+    /// `(key, message)` -> the last operation (index into `ops`, by completion) that
+    /// sent it.
     pub writer_of: HashMap<(Atom, Atom), usize>,
     /// `(key, message)` -> the first `ok` poll (index into `ops`) that returned it.
     pub first_reader: HashMap<(Atom, Atom), usize>,
@@ -52,10 +53,9 @@ impl<'a> Cx<'a> {
         logs: &'a Logs,
         ok_reads: &'a HashSet<(Atom, Atom)>,
     ) -> Cx<'a> {
-        let mut by_completion: Vec<usize> = (0..ops.len())
-            .filter(|&i| ops[i].completion.is_some())
-            .collect();
-        by_completion.sort_by_key(|&i| ops[i].completion);
+        // Operations that never completed count as indeterminate writers.
+        let mut by_completion: Vec<usize> = (0..ops.len()).collect();
+        by_completion.sort_by_key(|&i| ops[i].entry);
         let mut writer_of = HashMap::new();
         let mut first_reader = HashMap::new();
         for i in by_completion {
