@@ -16,6 +16,7 @@ use std::path::Path;
 const MAX_FINDINGS: usize = 6;
 const MAX_OPS_PER_FINDING: usize = 6;
 const MAX_MESSAGES_PER_OP: usize = 8;
+const MAX_NOTES: usize = 3;
 
 fn verdict_word(v: Validity) -> &'static str {
     match v {
@@ -186,8 +187,11 @@ pub fn print(plan: &TestPlan, dir: &Path, history: &History, a: &Analysis) {
     if !notes.is_empty() {
         println!();
         println!("Notes (do not change the verdict):");
-        for f in notes.iter().take(MAX_FINDINGS) {
+        for f in notes.iter().take(MAX_NOTES) {
             println!("  - [{}] {}", f.rule, f.explanation);
+        }
+        if notes.len() > MAX_NOTES {
+            println!("  … and {} more notes", notes.len() - MAX_NOTES);
         }
     }
     if !a.exceptions.is_empty() {
@@ -196,10 +200,19 @@ pub fn print(plan: &TestPlan, dir: &Path, history: &History, a: &Analysis) {
             "Client exceptions ({}; listed under `exceptions` in results.json):",
             a.exceptions.len()
         );
-        for e in a.exceptions.iter().take(5) {
+        // Group identical messages; show the first occurrence of each with its messages.
+        let mut groups: Vec<(&str, Vec<&crate::recorder::ExceptionRecord>)> = Vec::new();
+        for e in &a.exceptions {
+            match groups.iter_mut().find(|(m, _)| *m == e.message) {
+                Some((_, v)) => v.push(e),
+                None => groups.push((&e.message, vec![e])),
+            }
+        }
+        for (message, list) in groups.iter().take(MAX_NOTES) {
+            let e = list[0];
             println!(
-                "  - {} (op #{}, {} {} on {} via {}, msg_id {})",
-                e.message,
+                "  - {}x {message}; first: op #{}, {} {} on {} via {}, msg_id {}",
+                list.len(),
                 e.index,
                 e.f,
                 history

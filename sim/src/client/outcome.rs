@@ -71,7 +71,7 @@ pub fn complete(
             Ok(()) => Completion::Ok(ok(&body)),
             Err(why) => Completion::Info {
                 value: invoke_value.clone(),
-                error: json!(["malformed-reply", why, body]),
+                error: json!(["malformed-reply", why]),
                 exception: Some(format!("malformed reply: {why}")),
             },
         },

@@ -93,7 +93,7 @@ pub fn validate(schema: &ReplySchema, body: &Value) -> Result<(), String> {
             || schema.fields.iter().any(|(n, _)| n == key);
         if !allowed {
             return Err(format!(
-                "disallowed field `{key}` (a `{}` reply may only carry type, msg_id, in_reply_to{})",
+                "disallowed field `{key}` (a reply of type `{}` may only carry type, msg_id, in_reply_to{})",
                 schema.reply_type,
                 schema
                     .fields
