@@ -179,6 +179,10 @@ pub fn run(args: &ChallengesArgs) -> i32 {
         let row = run_one(ch, &bin, config_dir.as_deref(), seed, args);
         println!("  [{}] {}", k + 1, row_line(&row));
         rows.push(row);
+        if crate::interrupt::requested() {
+            println!("  interrupted: skipping the remaining challenges");
+            break;
+        }
     }
     println!();
     print_table(&rows);

@@ -13,6 +13,7 @@ pub mod challenges;
 pub mod cli;
 pub mod client;
 pub mod dispatch;
+pub mod interrupt;
 pub mod nemesis;
 pub mod net;
 pub mod plan;

@@ -9,6 +9,7 @@ use glomers_sim::runner::{run_test, RunOptions};
 use glomers_sim::workload::lookup;
 
 fn main() {
+    glomers_sim::interrupt::install();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

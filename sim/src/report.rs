@@ -433,7 +433,11 @@ fn print_faults(faults: &[NodeFault]) {
 /// Prints the report of a crashed run.
 pub fn print_crash(dir: Option<&Path>, c: &Crash) {
     println!();
-    println!("== glomers-sim: the test CRASHED (exit 255)");
+    if c.kind == "interrupted" {
+        println!("== glomers-sim: the test was INTERRUPTED (exit 130)");
+    } else {
+        println!("== glomers-sim: the test CRASHED (exit 255)");
+    }
     println!("{}", c.message);
     if let Some(st) = &c.exit_status {
         println!("  exit status: {st}");

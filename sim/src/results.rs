@@ -57,6 +57,16 @@ impl Crash {
         }
     }
 
+    /// The user interrupted the run (Ctrl-C or SIGTERM).
+    pub fn interrupted() -> Crash {
+        Crash {
+            kind: "interrupted".into(),
+            ..Crash::bench(
+                "interrupted (SIGINT/SIGTERM): the test was stopped and every node killed".into(),
+            )
+        }
+    }
+
     /// A node exited before teardown.
     pub fn node_exit(node: &str, status: &ExitStatus, log_tail: Vec<String>) -> Crash {
         let st = crate::process::describe_status(status);

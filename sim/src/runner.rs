@@ -265,15 +265,22 @@ fn crashed(dir: Option<PathBuf>, crash: Crash, opts: RunOptions) -> RunOutcome {
         crate::report::print_crash(dir.as_deref(), &crash);
     }
     RunOutcome {
-        exit_code: 255,
+        exit_code: if crash.kind == "interrupted" {
+            130
+        } else {
+            255
+        },
         dir,
         results: None,
         crash: Some(crash),
     }
 }
 
-/// Fails with a crash if any node has exited.
+/// Fails with a crash if any node has exited (or the user interrupted the run).
 fn check_exits(procs: &mut [NodeProc]) -> Result<(), Box<Crash>> {
+    if crate::interrupt::requested() {
+        return Err(Box::new(Crash::interrupted()));
+    }
     for p in procs.iter_mut() {
         if let Some(st) = p.poll_exit() {
             return Err(Box::new(Crash::node_exit(&p.id, &st, p.log_tail())));
