@@ -27,6 +27,7 @@ const BROADCAST_OK: ReplySchema = ReplySchema {
 };
 const READ_OK: ReplySchema = ReplySchema {
     reply_type: "read_ok",
+    // Maelstrom's `[s/Any]` schema accepts null as an empty sequence.
     fields: &[("messages", Shape::ArrayOrNull)],
 };
 const TOPOLOGY_OK: ReplySchema = ReplySchema {

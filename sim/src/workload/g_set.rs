@@ -28,7 +28,8 @@ const ADD_OK: ReplySchema = ReplySchema {
 };
 const READ_OK: ReplySchema = ReplySchema {
     reply_type: "read_ok",
-    fields: &[("value", Shape::Array)],
+    // Maelstrom's `[s/Any]` schema accepts null as an empty sequence.
+    fields: &[("value", Shape::ArrayOrNull)],
 };
 
 struct Gen {
@@ -60,7 +61,10 @@ fn spec(inv: &Invocation) -> OpSpec {
             request: json!({"type": "read"}),
             schema: &READ_OK,
             idempotent: true,
-            ok: |_, body: &Value| body["value"].clone(),
+            ok: |_, body: &Value| match &body["value"] {
+                Value::Null => json!([]),
+                v => v.clone(),
+            },
         }
     }
 }
