@@ -107,13 +107,6 @@ impl Gossip {
         &self.names[self.me]
     }
 
-    /// Values `peer` (a node id) is known to have; empty for unknown ids.
-    pub fn confirmed(&self, peer: &str) -> RangeSet {
-        self.index_of(peer)
-            .map(|i| self.peers[i].confirmed.clone())
-            .unwrap_or_default()
-    }
-
     /// How long this node holds new values before a flush.
     pub fn batch(&self) -> Duration {
         if self.plan.relays {

@@ -367,6 +367,17 @@ fn settings_reject_bad_values() {
 }
 
 #[test]
+fn default_toml_documents_the_built_in_defaults() {
+    let config =
+        Config::parse("default.toml", include_str!("../../../config/default.toml")).unwrap();
+    let mut section = config.section("broadcast");
+    assert_eq!(
+        Settings::from_section(&mut section).unwrap(),
+        Settings::default()
+    );
+}
+
+#[test]
 fn every_preset_parses() {
     for text in [
         include_str!("../../../config/default.toml"),
