@@ -462,3 +462,36 @@ pub fn print_crash(dir: Option<&Path>, c: &Crash) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_lookup_follows_ids_from_send_to_recv_and_drop() {
+        let path =
+            std::env::temp_dir().join(format!("glomers-report-{}.jsonl", std::process::id()));
+        let lines = [
+            r#"{"kind":"send","time":1,"id":0,"src":"c4","dest":"n0","body":{"type":"read","msg_id":3}}"#,
+            r#"{"kind":"send","time":2,"id":1,"src":"c5","dest":"n0","body":{"type":"read","msg_id":3}}"#,
+            r#"{"kind":"recv","time":3,"id":0,"src":"c4","dest":"n0"}"#,
+            r#"{"kind":"send","time":4,"id":2,"src":"n0","dest":"c4","body":{"type":"read_ok","in_reply_to":3}}"#,
+            r#"{"kind":"drop","time":5,"id":2,"src":"n0","dest":"c4"}"#,
+            r#"{"kind":"recv","time":6,"id":1,"src":"c5","dest":"n0"}"#,
+        ];
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let wanted: HashSet<(String, u64)> = [("c4".to_string(), 3)].into_iter().collect();
+        let got = journal_for(&path, &wanted);
+        let _ = std::fs::remove_file(&path);
+        let entries = &got[&("c4".to_string(), 3)];
+        let summary: Vec<(u64, &str)> = entries
+            .iter()
+            .map(|v| (v["id"].as_u64().unwrap(), v["kind"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![(0, "send"), (0, "recv"), (2, "send"), (2, "drop")]
+        );
+        assert_eq!(got.len(), 1, "c5's exchange was not asked for");
+    }
+}
