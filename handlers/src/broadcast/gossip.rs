@@ -305,3 +305,131 @@ impl Gossip {
         sent
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broadcast::layout::Layout;
+
+    /// Collects what the state machine sends, as (destination, JSON body).
+    #[derive(Default)]
+    struct Collect(Vec<(String, serde_json::Value)>);
+
+    impl Outbox for Collect {
+        fn send(&mut self, to: &str, body: &GossipOut) -> Result<()> {
+            let json = serde_json::to_value(body).map_err(|e| {
+                glomers_runtime::Error::crash(format!("test outbox could not encode: {e}"))
+            })?;
+            self.0.push((to.to_string(), json));
+            Ok(())
+        }
+    }
+
+    fn hub() -> Gossip {
+        let ids: Vec<String> = (0..5).map(|i| format!("n{i}")).collect();
+        let settings = Settings {
+            layout: Layout::Star,
+            ..Settings::default()
+        };
+        Gossip::new(settings, "n0", &ids)
+    }
+
+    fn gossip(v: &[u64], have: Option<&[u64]>, reply: bool) -> GossipIn {
+        GossipIn {
+            v: v.iter().copied().collect(),
+            got: RangeSet::new(),
+            have: have.map(|h| h.iter().copied().collect()),
+            reply,
+        }
+    }
+
+    #[test]
+    fn memory_grows_with_values_not_with_messages() {
+        let mut g = hub();
+        let mut out = Collect::default();
+        let mut now = Duration::ZERO;
+        for v in 0..300u64 {
+            let from = format!("n{}", 1 + v % 4);
+            g.on_gossip(&from, &gossip(&[v], None, false), now, &mut out)
+                .unwrap();
+            now += Duration::from_millis(10);
+        }
+        g.flush(&mut out).unwrap();
+        let footprint = |g: &Gossip| {
+            (
+                g.log.len(),
+                g.learned.len(),
+                g.known.ranges().len(),
+                g.peers
+                    .iter()
+                    .map(|p| p.confirmed.ranges().len())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        // Every leaf confirms everything once: its confirmed set collapses to one range.
+        for leaf in 1..5 {
+            let all: Vec<u64> = (0..300).collect();
+            g.on_gossip(
+                &format!("n{leaf}"),
+                &gossip(&[], Some(&all), false),
+                now,
+                &mut out,
+            )
+            .unwrap();
+        }
+        let before = footprint(&g);
+        assert_eq!(before.0, 300);
+        assert_eq!(before.2, 1);
+        assert_eq!(before.3, vec![0, 1, 1, 1, 1]);
+        // Thousands of duplicate messages and checks later, nothing has grown.
+        for i in 0..5000u64 {
+            let from = format!("n{}", 1 + i % 4);
+            let v = i % 300;
+            g.on_gossip(&from, &gossip(&[v], Some(&[v]), i % 2 == 0), now, &mut out)
+                .unwrap();
+            if i % 100 == 0 {
+                now += Duration::from_secs(1);
+                g.tick(now, &mut out).unwrap();
+                g.flush(&mut out).unwrap();
+            }
+        }
+        assert_eq!(footprint(&g), before);
+    }
+
+    #[test]
+    fn anti_entropy_request_is_answered_with_the_missing_values_and_our_set() {
+        let mut g = hub();
+        let mut out = Collect::default();
+        g.on_gossip(
+            "n1",
+            &gossip(&[1, 2, 3], None, false),
+            Duration::ZERO,
+            &mut out,
+        )
+        .unwrap();
+        g.flush(&mut out).unwrap();
+        out.0.clear();
+        // Long after, n2 says it only has 2 and asks for an answer.
+        let later = Duration::from_secs(10);
+        g.on_gossip("n2", &gossip(&[], Some(&[2, 9]), true), later, &mut out)
+            .unwrap();
+        assert_eq!(out.0.len(), 1);
+        let (to, body) = &out.0[0];
+        assert_eq!(to, "n2");
+        assert_eq!(body["v"], serde_json::json!([1, 3]));
+        assert_eq!(body["have"], serde_json::json!([[1, 3]]));
+        assert!(
+            body.get("reply").is_none(),
+            "an answer never asks for another"
+        );
+        // Values learned just now are not pushed yet: they may still be on their way.
+        out.0.clear();
+        g.on_gossip("n3", &gossip(&[20], None, false), later, &mut out)
+            .unwrap();
+        g.flush(&mut out).unwrap();
+        out.0.clear();
+        g.on_gossip("n4", &gossip(&[], Some(&[1, 2, 3]), false), later, &mut out)
+            .unwrap();
+        assert!(out.0.is_empty(), "{:?}", out.0);
+    }
+}
