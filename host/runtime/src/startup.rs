@@ -220,19 +220,20 @@ mod tests {
 
     #[test]
     fn presets_resolve_by_name_and_missing_configs_say_where_they_looked() {
+        // A name no file on disk has, so only the embedded preset can match.
         let presets = [Preset {
-            name: "kafka",
+            name: "zz-only-embedded",
             text: "[node]\n",
         }];
-        let (src, text) = resolve_config("config/kafka.toml", &presets).unwrap();
-        assert_eq!(src, "embedded preset kafka.toml");
+        let (src, text) = resolve_config("config/zz-only-embedded.toml", &presets).unwrap();
+        assert_eq!(src, "embedded preset zz-only-embedded.toml");
         assert_eq!(text, "[node]\n");
-        assert!(resolve_config("kafka", &presets).is_ok());
+        assert!(resolve_config("zz-only-embedded", &presets).is_ok());
         let err = resolve_config("nope.toml", &presets).unwrap_err();
         assert!(
             err.contains("config `nope.toml` not found; tried nope.toml"),
             "{err}"
         );
-        assert!(err.contains("embedded presets (kafka)"), "{err}");
+        assert!(err.contains("embedded presets (zz-only-embedded)"), "{err}");
     }
 }
