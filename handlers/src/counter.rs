@@ -199,27 +199,67 @@ impl Default for CrdtSettings {
     }
 }
 
-fn build(s: &mut Section) -> std::result::Result<Box<dyn Handler>, ConfigError> {
-    let mode = s.choice("mode", "seq-kv", &["seq-kv", "crdt"])?;
-    let seq = SeqKvSettings {
-        flush_every: s.millis("flush_ms", 100, 1..=10_000)?,
-        refresh_every: s.millis("refresh_ms", 500, 1..=60_000)?,
-        refresh_max: s.millis("refresh_max_ms", 2000, 1..=60_000)?,
-        kv_timeout: s.millis("kv_timeout_ms", 1000, 1..=60_000)?,
-    };
-    if seq.refresh_max < seq.refresh_every {
-        return Err(s.error(
-            "refresh_max_ms",
-            "must be at least refresh_ms (the refresh interval only grows up to it)",
-        ));
+/// Which design runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CounterMode {
+    /// Contributions in seq-kv ([`seq_kv`]).
+    #[default]
+    SeqKv,
+    /// A gossiped CRDT ([`crdt`]).
+    Crdt,
+}
+
+/// Everything the `[counter]` section configures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CounterSettings {
+    /// The design.
+    pub mode: CounterMode,
+    /// Settings of the seq-kv mode.
+    pub seq_kv: SeqKvSettings,
+    /// Settings of the crdt mode.
+    pub crdt: CrdtSettings,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+impl CounterSettings {
+    /// Reads and checks `[counter]`; absent keys take the [`Default`] values.
+    pub fn from_section(s: &mut Section) -> std::result::Result<Self, ConfigError> {
+        let d = CounterSettings::default();
+        let mode = match s.choice("mode", "seq-kv", &["seq-kv", "crdt"])?.as_str() {
+            "crdt" => CounterMode::Crdt,
+            _ => CounterMode::SeqKv,
+        };
+        let seq_kv = SeqKvSettings {
+            flush_every: s.millis("flush_ms", ms(d.seq_kv.flush_every), 1..=10_000)?,
+            refresh_every: s.millis("refresh_ms", ms(d.seq_kv.refresh_every), 1..=60_000)?,
+            refresh_max: s.millis("refresh_max_ms", ms(d.seq_kv.refresh_max), 1..=60_000)?,
+            kv_timeout: s.millis("kv_timeout_ms", ms(d.seq_kv.kv_timeout), 1..=60_000)?,
+        };
+        if seq_kv.refresh_max < seq_kv.refresh_every {
+            return Err(s.error(
+                "refresh_max_ms",
+                "must be at least refresh_ms (the refresh interval only grows up to it)",
+            ));
+        }
+        let crdt = CrdtSettings {
+            gossip_every: s.millis("gossip_ms", ms(d.crdt.gossip_every), 1..=60_000)?,
+            gossip_timeout: s.millis("gossip_timeout_ms", ms(d.crdt.gossip_timeout), 1..=60_000)?,
+        };
+        Ok(CounterSettings { mode, seq_kv, crdt })
     }
-    let crdt = CrdtSettings {
-        gossip_every: s.millis("gossip_ms", 200, 1..=60_000)?,
-        gossip_timeout: s.millis("gossip_timeout_ms", 1000, 1..=60_000)?,
-    };
-    Ok(match mode.as_str() {
-        "crdt" => Box::new(crdt::CrdtCounter::new(crdt)),
-        _ => Box::new(seq_kv::SeqKvCounter::new(seq, seq_kv::process_epoch())),
+}
+
+fn build(s: &mut Section) -> std::result::Result<Box<dyn Handler>, ConfigError> {
+    let settings = CounterSettings::from_section(s)?;
+    Ok(match settings.mode {
+        CounterMode::Crdt => Box::new(crdt::CrdtCounter::new(settings.crdt)),
+        CounterMode::SeqKv => Box::new(seq_kv::SeqKvCounter::new(
+            settings.seq_kv,
+            seq_kv::process_epoch(),
+        )),
     })
 }
 
@@ -271,5 +311,29 @@ mod tests {
             "[counter]\nrefresh_ms = 900\nrefresh_max_ms = 100"
         ))
         .is_err());
+    }
+
+    #[test]
+    fn default_toml_documents_the_built_in_defaults() {
+        let text = include_str!("../../config/default.toml");
+        let config = glomers_runtime::config::Config::parse("default.toml", text).unwrap();
+        let mut s = config.section("counter");
+        assert_eq!(
+            CounterSettings::from_section(&mut s).unwrap(),
+            CounterSettings::default()
+        );
+        s.finish().unwrap();
+    }
+
+    #[test]
+    fn the_preset_enables_the_family_and_parses() {
+        let text = include_str!("../../config/g-counter.toml");
+        let config = glomers_runtime::config::Config::parse("g-counter.toml", text).unwrap();
+        let mut s = config.section("counter");
+        let settings = CounterSettings::from_section(&mut s).unwrap();
+        s.finish().unwrap();
+        assert_eq!(settings.mode, CounterMode::SeqKv);
+        let handlers = config.section("node").strings("handlers", &[]).unwrap();
+        assert_eq!(handlers, vec!["counter"]);
     }
 }

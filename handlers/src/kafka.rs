@@ -435,30 +435,47 @@ fn process_epoch() -> u64 {
         .unwrap_or_default()
 }
 
-fn build(s: &mut Section) -> std::result::Result<Box<dyn Handler>, ConfigError> {
-    let mode = match s
-        .choice("mode", "replicated", &["replicated", "lin-kv"])?
-        .as_str()
-    {
-        "lin-kv" => Mode::LinKv,
-        _ => Mode::Replicated,
-    };
-    let settings = Settings {
-        mode,
-        replicate_every: s.millis("replicate_ms", 50, 1..=10_000)?,
-        replicate_timeout: s.millis("replicate_timeout_ms", 500, 1..=60_000)?,
-        batch_max: s.u64("batch_max", 4096, 1..=1_000_000)? as usize,
-        kv_timeout: s.millis("kv_timeout_ms", 1000, 1..=4000)?,
-        send_deadline: s.millis("send_deadline_ms", 3000, 1..=4000)?,
-        gap_fill_every: s.millis("gap_fill_ms", 1000, 1..=60_000)?,
-    };
-    if settings.kv_timeout + settings.send_deadline > Duration::from_millis(4500) {
-        return Err(s.error(
-            "send_deadline_ms",
-            "send_deadline_ms + kv_timeout_ms must stay under 4500 so every reply reaches the \
-             client before its 5 s timeout",
-        ));
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+impl Settings {
+    /// Reads and checks `[kafka]`; absent keys take the [`Default`] values.
+    pub fn from_section(s: &mut Section) -> std::result::Result<Settings, ConfigError> {
+        let d = Settings::default();
+        let mode = match s
+            .choice("mode", "replicated", &["replicated", "lin-kv"])?
+            .as_str()
+        {
+            "lin-kv" => Mode::LinKv,
+            _ => Mode::Replicated,
+        };
+        let settings = Settings {
+            mode,
+            replicate_every: s.millis("replicate_ms", ms(d.replicate_every), 1..=10_000)?,
+            replicate_timeout: s.millis(
+                "replicate_timeout_ms",
+                ms(d.replicate_timeout),
+                1..=60_000,
+            )?,
+            batch_max: s.u64("batch_max", d.batch_max as u64, 1..=1_000_000)? as usize,
+            kv_timeout: s.millis("kv_timeout_ms", ms(d.kv_timeout), 1..=4000)?,
+            send_deadline: s.millis("send_deadline_ms", ms(d.send_deadline), 1..=4000)?,
+            gap_fill_every: s.millis("gap_fill_ms", ms(d.gap_fill_every), 1..=60_000)?,
+        };
+        if settings.kv_timeout + settings.send_deadline > Duration::from_millis(4500) {
+            return Err(s.error(
+                "send_deadline_ms",
+                "send_deadline_ms + kv_timeout_ms must stay under 4500 so every reply reaches \
+                 the client before its 5 s timeout",
+            ));
+        }
+        Ok(settings)
     }
+}
+
+fn build(s: &mut Section) -> std::result::Result<Box<dyn Handler>, ConfigError> {
+    let settings = Settings::from_section(s)?;
     Ok(Box::new(Kafka::new(settings, process_epoch())))
 }
 

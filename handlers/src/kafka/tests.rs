@@ -567,3 +567,29 @@ fn promises_wait_for_the_stream_they_cover() {
         w.check();
     }
 }
+
+#[test]
+fn default_toml_documents_the_built_in_defaults_and_presets_parse() {
+    use glomers_runtime::config::Config;
+    let text = include_str!("../../../config/default.toml");
+    let config = Config::parse("default.toml", text).unwrap();
+    let mut s = config.section("kafka");
+    assert_eq!(Settings::from_section(&mut s).unwrap(), Settings::default());
+    s.finish().unwrap();
+    let handlers = config.section("node").strings("handlers", &[]).unwrap();
+    assert!(handlers.iter().any(|h| h == "kafka"), "enabled by default");
+    for (text, mode) in [
+        (include_str!("../../../config/kafka.toml"), Mode::LinKv),
+        (
+            include_str!("../../../config/kafka-5c.toml"),
+            Mode::Replicated,
+        ),
+    ] {
+        let config = Config::parse("preset", text).unwrap();
+        let mut s = config.section("kafka");
+        assert_eq!(Settings::from_section(&mut s).unwrap().mode, mode);
+        s.finish().unwrap();
+        let handlers = config.section("node").strings("handlers", &[]).unwrap();
+        assert_eq!(handlers, vec!["kafka"]);
+    }
+}
