@@ -36,7 +36,7 @@ fn main() {
             };
             if let Err(e) = workload.validate(&plan) {
                 eprintln!("glomers-sim: {e}");
-                std::process::exit(254);
+                std::process::exit(workload.refusal_exit_code());
             }
             run_test(
                 &plan,

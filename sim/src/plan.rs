@@ -104,6 +104,15 @@ impl TestPlan {
             None => None,
             Some(s) => Some(availability::parse(s).map_err(PlanError)?),
         };
+        for (flag, v) in [
+            ("--key-count", a.key_count.unwrap_or(1)),
+            ("--max-txn-length", a.max_txn_length),
+            ("--max-writes-per-key", a.max_writes_per_key),
+        ] {
+            if v == 0 {
+                return Err(PlanError(format!("{flag} must be positive")));
+            }
+        }
         let topology = TopologyKind::parse(&a.topology)?;
         if !a.recovery_time.is_finite() || a.recovery_time < 0.0 {
             return Err(PlanError("--recovery-time must be >= 0".into()));

@@ -450,7 +450,7 @@ fn main_and_final(
             concurrency: plan.concurrency,
             node: plan.nodes[i % plan.nodes.len()].clone(),
             reusable: workload.reusable_client(),
-            client: workload.client(plan),
+            client: workload.worker_client(plan, i),
             net: net.clone(),
             ids: ids.clone(),
             recorder: recorder.clone(),

@@ -7,8 +7,15 @@ pub mod broadcast;
 pub mod counter;
 pub mod echo;
 pub mod g_set;
+pub mod kafka;
+pub mod lin_kv;
+pub mod reply_shapes;
 pub mod simple;
+#[cfg(test)]
+pub mod testnet;
+pub mod txn;
 pub mod unique_ids;
+pub mod wr_txns;
 
 use crate::client::outcome::Completion;
 use crate::client::Conn;
@@ -99,9 +106,15 @@ pub trait Workload: Send + Sync {
         false
     }
     /// Refuses plans the workload cannot run (e.g. lin-kv needs concurrency a multiple
-    /// of 2 × nodes); the message becomes a bad-argument error (exit 254).
+    /// of 2 × nodes); the message becomes an error exiting with
+    /// [`Workload::refusal_exit_code`].
     fn validate(&self, _plan: &TestPlan) -> Result<(), String> {
         Ok(())
+    }
+    /// Exit code for a plan `validate` refuses: 254 (bad arguments), or 255 where
+    /// Maelstrom only finds out once the test runs and crashes (lin-kv's concurrency).
+    fn refusal_exit_code(&self) -> i32 {
+        254
     }
     /// Client setup on each node (one RPC connection per node, kept open until teardown).
     fn setup(&self, _plan: &TestPlan, _conn: &mut Conn) -> Result<(), String> {
@@ -115,6 +128,11 @@ pub trait Workload: Send + Sync {
     }
     /// A fresh per-worker client.
     fn client(&self, plan: &TestPlan) -> Box<dyn WorkloadClient>;
+    /// The client of worker `worker` (the runner calls this once per worker). Workloads
+    /// whose generator follows each worker's process (lin-kv) override it.
+    fn worker_client(&self, plan: &TestPlan, _worker: usize) -> Box<dyn WorkloadClient> {
+        self.client(plan)
+    }
     /// The workload checker.
     fn check(&self, history: &History, plan: &TestPlan) -> CheckResult;
 }
@@ -146,13 +164,17 @@ impl std::fmt::Display for LookupError {
 }
 
 /// Workloads this bench runs.
-pub const SUPPORTED: [&str; 6] = [
+pub const SUPPORTED: [&str; 10] = [
     "echo",
     "unique-ids",
     "broadcast",
     "g-set",
     "g-counter",
     "pn-counter",
+    "kafka",
+    "lin-kv",
+    "txn-rw-register",
+    "txn-list-append",
 ];
 
 /// Every Maelstrom workload name.
@@ -178,6 +200,14 @@ pub fn lookup(name: &str) -> Result<Box<dyn Workload>, LookupError> {
         "g-set" => Box::new(g_set::GSet),
         "g-counter" => Box::new(counter::Counter { grow_only: true }),
         "pn-counter" => Box::new(counter::Counter { grow_only: false }),
+        "kafka" => Box::<kafka::Kafka>::default(),
+        "lin-kv" => Box::<lin_kv::LinKv>::default(),
+        "txn-rw-register" => Box::new(txn::Txn {
+            flavor: txn::TxnFlavor::RwRegister,
+        }),
+        "txn-list-append" => Box::new(txn::Txn {
+            flavor: txn::TxnFlavor::ListAppend,
+        }),
         other if MAELSTROM.contains(&other) => {
             return Err(LookupError::NotSupported(other.to_string()))
         }
@@ -193,20 +223,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lookup_knows_supported_and_part_two_names() {
+    fn lookup_knows_every_maelstrom_workload() {
         for w in SUPPORTED {
             assert_eq!(lookup(w).map(|w| w.name()).ok(), Some(w));
         }
-        assert!(matches!(lookup("kafka"), Err(LookupError::NotSupported(_))));
-        assert!(matches!(
-            lookup("lin-kv"),
-            Err(LookupError::NotSupported(_))
-        ));
+        for w in MAELSTROM {
+            assert!(SUPPORTED.contains(&w), "{w}");
+        }
         assert!(matches!(lookup("bogus"), Err(LookupError::Unknown(_))));
-        assert!(lookup("kafka")
+        assert!(lookup("bogus")
             .err()
             .unwrap()
             .to_string()
-            .contains("not supported yet"));
+            .contains("txn-list-append"));
     }
 }
