@@ -17,6 +17,7 @@ const MAX_FINDINGS: usize = 6;
 const MAX_OPS_PER_FINDING: usize = 6;
 const MAX_MESSAGES_PER_OP: usize = 8;
 const MAX_NOTES: usize = 3;
+const MAX_VALUE_CHARS: usize = 400;
 
 fn verdict_word(v: Validity) -> &'static str {
     match v {
@@ -114,11 +115,13 @@ pub fn print(plan: &TestPlan, dir: &Path, history: &History, a: &Analysis) {
         ("stats", &a.stats),
         ("availability", &a.availability),
     ];
-    let broken: Vec<(&str, &glomers_simkit::checker::Finding)> = checks
-        .iter()
-        .flat_map(|(name, r)| r.findings.iter().map(move |f| (*name, f)))
-        .filter(|(_, f)| !f.note)
-        .collect();
+    let broken: Vec<(&str, &glomers_simkit::checker::Finding)> = spread_rules(
+        checks
+            .iter()
+            .flat_map(|(name, r)| r.findings.iter().map(move |f| (*name, f)))
+            .filter(|(_, f)| !f.note)
+            .collect(),
+    );
     let mut wanted: HashSet<(String, u64)> = HashSet::new();
     for (_, f) in broken.iter().take(MAX_FINDINGS) {
         for &i in f.ops.iter().take(MAX_OPS_PER_FINDING) {
@@ -135,12 +138,21 @@ pub fn print(plan: &TestPlan, dir: &Path, history: &History, a: &Analysis) {
     let messages = journal_for(&dir.join("messages.jsonl"), &wanted);
     if !broken.is_empty() {
         println!();
-        let mut per_rule: Vec<(String, usize)> = Vec::new();
+        let mut per_rule: Vec<(String, u64)> = Vec::new();
         for (checker, f) in &broken {
             let key = format!("{checker}: {}", f.rule);
             match per_rule.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => *n += 1,
                 None => per_rule.push((key, 1)),
+            }
+        }
+        // Checkers keep a few examples per rule; say how many cases there were in all.
+        for (key, n) in per_rule.iter_mut() {
+            let Some((checker, rule)) = key.split_once(": ") else {
+                continue;
+            };
+            if let Some((_, r)) = checks.iter().find(|(c, _)| *c == checker) {
+                *n = (*n).max(rule_total(&r.details, rule).unwrap_or(0));
             }
         }
         println!(
@@ -174,7 +186,7 @@ pub fn print(plan: &TestPlan, dir: &Path, history: &History, a: &Analysis) {
         }
         if broken.len() > MAX_FINDINGS {
             println!(
-                "     … and {} more findings in results.json",
+                "     … and {} more examples in results.json",
                 broken.len() - MAX_FINDINGS
             );
         }
@@ -235,6 +247,49 @@ pub fn print(plan: &TestPlan, dir: &Path, history: &History, a: &Analysis) {
     println!("  results.json  history.jsonl  messages.jsonl  nemesis.jsonl  node-logs/");
 }
 
+/// Orders findings so that the first example of every rule comes before the second of
+/// any, and drops repeats (the same rule about the same operations).
+fn spread_rules<'a>(
+    findings: Vec<(&'a str, &'a glomers_simkit::checker::Finding)>,
+) -> Vec<(&'a str, &'a glomers_simkit::checker::Finding)> {
+    let mut seen = HashSet::new();
+    let mut groups: Vec<Vec<(&str, &glomers_simkit::checker::Finding)>> = Vec::new();
+    for (checker, f) in findings {
+        if !seen.insert((checker, f.rule.as_str(), f.ops.clone())) {
+            continue;
+        }
+        match groups
+            .iter_mut()
+            .find(|g| g[0].0 == checker && g[0].1.rule == f.rule)
+        {
+            Some(g) => g.push((checker, f)),
+            None => groups.push(vec![(checker, f)]),
+        }
+    }
+    let longest = groups.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|i| groups.iter().filter_map(move |g| g.get(i).copied()))
+        .collect()
+}
+
+/// How many cases of `rule` a checker counted, when its details say (kafka:
+/// `details[rule].count`; transactional checkers: `details.anomalies[rule].count`).
+fn rule_total(details: &Value, rule: &str) -> Option<u64> {
+    let count = |v: Option<&Value>| v?.get("count")?.as_u64();
+    count(details.get(rule)).or_else(|| count(details.get("anomalies")?.get(rule)))
+}
+
+/// A value for a report line, cut after [`MAX_VALUE_CHARS`] characters.
+fn clip(v: &Value) -> String {
+    let s = v.to_string();
+    let total = s.chars().count();
+    if total <= MAX_VALUE_CHARS {
+        return s;
+    }
+    let cut: String = s.chars().take(MAX_VALUE_CHARS).collect();
+    format!("{cut}… ({total} characters in all)")
+}
+
 /// The invoke index of the operation `i` belongs to (itself for an invoke).
 fn invoke_index(history: &History, i: usize) -> usize {
     match history.ops.get(i) {
@@ -283,7 +338,7 @@ fn print_op(history: &History, i: usize, messages: &HashMap<(String, u64), Vec<V
         }
     );
     if let Some(inv) = inv {
-        println!("         request:  {} {}", inv.f, inv.value);
+        println!("         request:  {} {}", inv.f, clip(&inv.value));
     }
     match done {
         Some(d) => println!(
@@ -294,7 +349,7 @@ fn print_op(history: &History, i: usize, messages: &HashMap<(String, u64), Vec<V
                 OpType::Info => "info",
                 OpType::Invoke => "invoke",
             },
-            d.value,
+            clip(&d.value),
             d.error
                 .as_ref()
                 .map(|e| format!(", error {e}"))
@@ -345,7 +400,7 @@ fn print_messages(msgs: Option<&Vec<Value>>) {
             any["src"].as_str().unwrap_or("?"),
             any["dest"].as_str().unwrap_or("?"),
             send.map(secs).unwrap_or(f64::NAN),
-            any["body"]
+            clip(&any["body"])
         );
     }
 }
@@ -466,6 +521,45 @@ pub fn print_crash(dir: Option<&Path>, c: &Crash) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_are_spread_over_rules_and_repeats_dropped() {
+        use glomers_simkit::checker::Finding;
+        let f = |rule: &str, ops: Vec<usize>| Finding {
+            rule: rule.into(),
+            explanation: String::new(),
+            ops,
+            note: false,
+        };
+        let all = [
+            f("a", vec![1]),
+            f("a", vec![1]),
+            f("a", vec![2]),
+            f("b", vec![3]),
+            f("a", vec![4]),
+            f("c", vec![5]),
+        ];
+        let order: Vec<(&str, usize)> = spread_rules(all.iter().map(|x| ("workload", x)).collect())
+            .iter()
+            .map(|(_, x)| (x.rule.as_str(), x.ops[0]))
+            .collect();
+        assert_eq!(
+            order,
+            vec![("a", 1), ("b", 3), ("c", 5), ("a", 2), ("a", 4)]
+        );
+    }
+
+    #[test]
+    fn rule_totals_come_from_either_details_shape() {
+        let kafka = serde_json::json!({"lost_write": {"count": 12, "errs": []}});
+        let txn = serde_json::json!({"anomalies": {"G1a": {"count": 54}}});
+        assert_eq!(rule_total(&kafka, "lost_write"), Some(12));
+        assert_eq!(rule_total(&txn, "G1a"), Some(54));
+        assert_eq!(rule_total(&txn, "G1b"), None);
+        let long = Value::String("x".repeat(1000));
+        assert!(clip(&long).ends_with("(1002 characters in all)"));
+        assert_eq!(clip(&serde_json::json!([1, 2])), "[1,2]");
+    }
 
     #[test]
     fn journal_lookup_follows_ids_from_send_to_recv_and_drop() {
