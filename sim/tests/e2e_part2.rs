@@ -1,0 +1,366 @@
+//! End-to-end tests of the part-2 workloads (kafka, txn-rw-register, txn-list-append,
+//! lin-kv): the built `glomers-sim` binary against small Python nodes in `tests/nodes/`,
+//! correct ones and deliberately broken ones (the node's first argument picks the bug).
+//! Each run is short (3–4 s, recovery 1 s) and asserts the exit code and the facts in
+//! results.json, history.jsonl and messages.jsonl that make the verdict.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn node(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/nodes")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    dir: PathBuf,
+    _store: TempStore,
+}
+
+impl Run {
+    fn results(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir.join("results.json")).unwrap_or_else(|e| {
+            panic!(
+                "no results.json in {}: {e}\n{}",
+                self.dir.display(),
+                self.stdout
+            )
+        });
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn jsonl(&self, file: &str) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join(file))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+struct TempStore(PathBuf);
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `glomers-sim test -w WORKLOAD --bin NODE FLAGS… -- NODE_ARGS…` in a fresh store.
+fn sim(workload: &str, bin: &str, flags: &[&str], node_args: &[&str]) -> Run {
+    let store = std::env::temp_dir().join(format!(
+        "glomers-sim-e2e2-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_glomers-sim"))
+        .args(["test", "-w", workload, "--bin", bin])
+        .arg("--store")
+        .arg(&store)
+        .args(["--seed", "7", "--recovery-time", "1"])
+        .args(flags)
+        .arg("--")
+        .args(node_args)
+        .output()
+        .expect("run glomers-sim");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let dir = std::fs::read_link(store.join("latest"))
+        .map(|t| store.join(t))
+        .unwrap_or_else(|_| store.clone());
+    eprintln!(
+        "--- stdout\n{stdout}\n--- stderr (tail)\n{}",
+        tail(&stderr, 10)
+    );
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        dir,
+        _store: TempStore(store),
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// One node, two workers, 100 ops/s.
+const ONE_NODE: [&str; 8] = [
+    "--node-count",
+    "1",
+    "--concurrency",
+    "2n",
+    "--rate",
+    "100",
+    "--time-limit",
+    "3",
+];
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn kafka_correct_single_node_is_valid_and_polls_everything_at_the_end() {
+    let r = sim("kafka", &node("kafka.py"), &ONE_NODE, &["correct"]);
+    assert_eq!(r.code, 0);
+    let res = r.results();
+    assert_eq!(res["workload"]["valid"], true);
+    assert!(strings(&res["workload"]["error_types"]).is_empty());
+    for f in ["send", "poll", "assign"] {
+        assert!(
+            res["stats"]["by_f"][f]["ok_count"].as_u64().unwrap() > 0,
+            "{f}: {}",
+            res["stats"]
+        );
+    }
+    // Crashes are always info, yet the stats stay valid.
+    assert_eq!(res["stats"]["by_f"]["crash"]["ok_count"], 0);
+    assert!(
+        res["stats"]["by_f"]["crash"]["info_count"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
+    let history = r.jsonl("history.jsonl");
+    // The final phase: every worker crashes, assigns every key from the beginning and
+    // polls until it has caught up.
+    let finals: Vec<&Value> = history
+        .iter()
+        .filter(|o| o["final_phase"] == true && o["type"] == "invoke")
+        .collect();
+    for f in ["crash", "assign", "poll"] {
+        let n = finals.iter().filter(|o| o["f"] == f).count();
+        assert!(n >= 2, "{f}: {n} final operations for 2 workers");
+    }
+    let sent_keys: std::collections::BTreeSet<String> = history
+        .iter()
+        .filter(|o| o["f"] == "send" && o["type"] == "ok")
+        .map(|o| o["value"]["key"].as_str().unwrap().to_string())
+        .collect();
+    let final_assign = finals.iter().find(|o| o["f"] == "assign").unwrap();
+    for k in &sent_keys {
+        assert!(
+            strings(&final_assign["value"]).contains(k),
+            "final assign {} lacks {k}",
+            final_assign["value"]
+        );
+    }
+    // Polls that return messages commit their highest offsets in the same operation.
+    let journal = r.jsonl("messages.jsonl");
+    let types: Vec<&str> = journal
+        .iter()
+        .filter(|m| m["kind"] == "send")
+        .filter_map(|m| m["body"]["type"].as_str())
+        .collect();
+    assert!(types.contains(&"commit_offsets") && types.contains(&"commit_offsets_ok"));
+    assert!(!types.contains(&"error"));
+    let first_poll = journal
+        .iter()
+        .find(|m| m["body"]["type"] == "poll")
+        .unwrap();
+    assert!(first_poll["body"]["offsets"].is_object());
+}
+
+#[test]
+fn kafka_losing_an_acknowledged_message_is_a_lost_write() {
+    let r = sim("kafka", &node("kafka.py"), &ONE_NODE, &["lose"]);
+    assert_eq!(r.code, 1);
+    let res = r.results();
+    assert_eq!(res["workload"]["valid"], false);
+    let types = strings(&res["workload"]["error_types"]);
+    assert!(types.contains(&"lost_write".to_string()), "{types:?}");
+    assert!(types.contains(&"unseen".to_string()), "{types:?}");
+    assert!(res["workload"]["lost_write"]["count"].as_u64().unwrap() > 0);
+    // The report tells the story with the send's request and reply.
+    assert!(r.stdout.contains("[workload: lost_write]"), "{}", r.stdout);
+    assert!(r.stdout.contains("request:  send {"), "{}", r.stdout);
+    assert!(r.stdout.contains("\"type\":\"send_ok\""), "{}", r.stdout);
+}
+
+#[test]
+fn kafka_reordering_a_poll_is_a_nonmonotonic_poll() {
+    let r = sim("kafka", &node("kafka.py"), &ONE_NODE, &["reorder"]);
+    assert_eq!(r.code, 1);
+    let types = strings(&r.results()["workload"]["error_types"]);
+    assert!(
+        types.contains(&"int_nonmonotonic_poll".to_string()),
+        "{types:?}"
+    );
+    assert!(!types.contains(&"lost_write".to_string()), "{types:?}");
+}
+
+#[test]
+fn serial_txn_node_is_strict_serializable_for_both_txn_workloads() {
+    for workload in ["txn-rw-register", "txn-list-append"] {
+        let r = sim(workload, &node("txn.py"), &ONE_NODE, &["serial"]);
+        assert_eq!(r.code, 0, "{workload}");
+        let res = r.results();
+        assert_eq!(res["workload"]["valid"], true, "{workload}");
+        assert_eq!(
+            res["workload"]["models"],
+            serde_json::json!(["strict-serializable"])
+        );
+        assert!(res["workload"]["anomaly_types"]
+            .as_array()
+            .unwrap()
+            .is_empty());
+        assert_eq!(res["availability"]["ok_fraction"], 1.0);
+        // The requests carry the generated micro-ops; writes are unique per key.
+        let history = r.jsonl("history.jsonl");
+        let write = if workload == "txn-rw-register" {
+            "w"
+        } else {
+            "append"
+        };
+        let mut writes = std::collections::HashSet::new();
+        for op in history.iter().filter(|o| o["type"] == "invoke") {
+            for mop in op["value"].as_array().unwrap() {
+                if mop[0] == write {
+                    assert!(writes.insert((mop[1].clone(), mop[2].clone())), "{mop}");
+                } else {
+                    assert_eq!(mop[0], "r");
+                    assert!(mop[2].is_null());
+                }
+            }
+        }
+        assert!(writes.len() > 50, "{workload}: {}", writes.len());
+    }
+}
+
+#[test]
+fn txn_node_exposing_aborted_writes_is_g1a_under_read_committed_only() {
+    let flags: Vec<&str> = ONE_NODE
+        .iter()
+        .copied()
+        .chain(["--consistency-models", "read-committed"])
+        .collect();
+    let r = sim("txn-rw-register", &node("txn.py"), &flags, &["aborted"]);
+    assert_eq!(r.code, 1);
+    let res = r.results();
+    assert!(strings(&res["workload"]["anomaly_types"]).contains(&"G1a".to_string()));
+    assert!(res["stats"]["by_f"]["txn"]["fail_count"].as_u64().unwrap() > 0);
+    assert!(r.stdout.contains("[workload: G1a]"), "{}", r.stdout);
+    assert!(r.stdout.contains("txn-conflict"), "{}", r.stdout);
+    // Read-uncommitted allows G1a: a note, not a failure.
+    let flags: Vec<&str> = ONE_NODE
+        .iter()
+        .copied()
+        .chain(["--consistency-models", "read-uncommitted"])
+        .collect();
+    let r = sim("txn-rw-register", &node("txn.py"), &flags, &["aborted"]);
+    assert_eq!(r.code, 0);
+    let res = r.results();
+    assert!(strings(&res["workload"]["anomaly_types"]).is_empty());
+    assert!(strings(&res["workload"]["other_anomaly_types"]).contains(&"G1a".to_string()));
+    assert!(
+        r.stdout.contains("Notes (do not change the verdict)"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn txn_node_exposing_intermediate_writes_is_g1b() {
+    let flags: Vec<&str> = ONE_NODE
+        .iter()
+        .copied()
+        .chain(["--consistency-models", "read-committed"])
+        .collect();
+    let r = sim(
+        "txn-rw-register",
+        &node("txn.py"),
+        &flags,
+        &["intermediate"],
+    );
+    assert_eq!(r.code, 1);
+    let res = r.results();
+    let types = strings(&res["workload"]["anomaly_types"]);
+    assert!(types.contains(&"G1b".to_string()), "{types:?}");
+    assert!(
+        res["workload"]["anomalies"]["G1b"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
+#[test]
+fn lin_kv_proxy_is_linearizable_and_a_read_cache_is_not() {
+    let r = sim("lin-kv", &node("lin_kv.py"), &ONE_NODE, &["proxy"]);
+    assert_eq!(r.code, 0);
+    let res = r.results();
+    assert_eq!(res["workload"]["valid"], true);
+    for f in ["read", "write", "cas"] {
+        assert!(
+            res["stats"]["by_f"][f]["ok_count"].as_u64().unwrap() > 0,
+            "{f}"
+        );
+    }
+    // Worker 0 (below the node count) only reads; worker 1 only writes and cas-es.
+    let history = r.jsonl("history.jsonl");
+    for op in history.iter().filter(|o| o["type"] == "invoke") {
+        let reader = op["process"].as_u64().unwrap() % 2 == 0;
+        assert_eq!(op["f"] == "read", reader, "{op}");
+        assert_eq!(op["value"][0], 0, "one key while no process changes: {op}");
+    }
+    // The proxy used the lin-kv service.
+    let journal = r.jsonl("messages.jsonl");
+    assert!(journal.iter().any(|m| m["dest"] == "lin-kv"));
+
+    let r = sim("lin-kv", &node("lin_kv.py"), &ONE_NODE, &["stale"]);
+    assert_eq!(r.code, 1);
+    let res = r.results();
+    assert_eq!(res["workload"]["valid"], false);
+    assert!(
+        r.stdout.contains("Key 0 is not linearizable"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn refused_plans() {
+    let bin = node("lin_kv.py");
+    // lin-kv's generator needs concurrency a multiple of 2 × nodes: Maelstrom crashes.
+    let r = sim(
+        "lin-kv",
+        &bin,
+        &["--node-count", "2", "--concurrency", "3"],
+        &[],
+    );
+    assert_eq!(r.code, 255);
+    assert!(
+        r.stderr.contains("multiple of 2 × node-count = 4"),
+        "{}",
+        r.stderr
+    );
+    // Bad arguments (exit 254): an unknown model, a zero key count.
+    let r = sim(
+        "txn-rw-register",
+        &node("txn.py"),
+        &["--consistency-models", "read-committed,serializable"],
+        &[],
+    );
+    assert_eq!(r.code, 254);
+    assert!(r.stderr.contains("unknown model"), "{}", r.stderr);
+    let r = sim("kafka", &node("kafka.py"), &["--key-count", "0"], &[]);
+    assert_eq!(r.code, 254);
+    assert!(r.stderr.contains("--key-count"), "{}", r.stderr);
+}
