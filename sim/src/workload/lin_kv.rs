@@ -31,7 +31,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Distinct processes a key may see before its group moves on (Jepsen's default).
@@ -41,7 +41,7 @@ pub const PROCESS_LIMIT: usize = 20;
 /// changes (after an `info`), which the per-key process limit needs.
 #[derive(Default)]
 pub struct LinKv {
-    processes: Arc<Mutex<Option<Arc<Processes>>>>,
+    processes: OnceLock<Arc<Processes>>,
 }
 
 /// The current process of every worker.
@@ -76,8 +76,8 @@ impl Processes {
 
 impl LinKv {
     fn processes(&self, plan: &TestPlan) -> Arc<Processes> {
-        let mut slot = self.processes.lock().unwrap_or_else(|p| p.into_inner());
-        slot.get_or_insert_with(|| Arc::new(Processes::new(plan.concurrency)))
+        self.processes
+            .get_or_init(|| Arc::new(Processes::new(plan.concurrency)))
             .clone()
     }
 }
