@@ -1,7 +1,10 @@
 //! Workloads: for each one, its generator, its client (request, reply schema, error
 //! mapping), its setup (broadcast's topology), its final phase and its checker, side by
-//! side in one module. The runner only sees the [`Workload`] trait, so part 2 (kafka,
-//! txn-rw-register, txn-list-append, lin-kv) adds modules and a line in [`lookup`].
+//! side in one module. The runner only sees the [`Workload`] trait and [`lookup`].
+//!
+//! Shared pieces: [`simple`] (one RPC per operation), [`wr_txns`] (Elle's transaction
+//! generator, for the txn workloads and kafka) and [`reply_shapes`] (nested reply checks
+//! for kafka and txn).
 
 pub mod broadcast;
 pub mod counter;
