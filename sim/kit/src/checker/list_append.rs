@@ -23,10 +23,10 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::checker::cycles::models::Models;
-use crate::checker::cycles::report::{cycle_story, txn_result, Anomalies, Anomaly, UnknownPolicy};
-use crate::checker::cycles::search::{search, SearchOptions};
+use crate::checker::cycles::report::{
+    unknown_models, Anomalies, Anomaly, CycleCheck, UnknownPolicy,
+};
 use crate::checker::cycles::txn::{Atom, Atoms};
-use crate::checker::cycles::Budget;
 use crate::checker::{CheckResult, Finding};
 use crate::history::{History, OpType};
 
@@ -43,7 +43,7 @@ pub fn check(history: &History, models: &[String]) -> CheckResult {
 pub fn check_with_budget(history: &History, models: &[String], budget: Duration) -> CheckResult {
     let models = match Models::parse(models) {
         Ok(m) => m,
-        Err(unknown) => return super::rw_register::unknown_models(&unknown),
+        Err(unknown) => return unknown_models(&unknown),
     };
     let mut atoms = Atoms::default();
     let (txns, malformed) = parse::transactions(history, &mut atoms);
@@ -97,12 +97,6 @@ pub fn check_with_budget(history: &History, models: &[String], budget: Duration)
         });
     }
 
-    let mut budget = Budget::new(budget);
-    let opts = SearchOptions {
-        ext: models.order_edges(),
-        nonadjacent_matters: models.nonadjacent_matters(),
-    };
-    let outcome = search(&graph, &opts, &mut budget);
     let explainer = deps::Explainer {
         txns: &txns,
         atoms: &atoms,
@@ -110,36 +104,15 @@ pub fn check_with_budget(history: &History, models: &[String], budget: Duration)
         index: &index,
     };
     let ops: Vec<_> = txns.iter().map(|t| t.op).collect();
-    let mut cycles = outcome.cycles.clone();
-    cycles.sort_by_key(|c| c.steps.len());
-    for c in &cycles {
-        anomalies.add(cycle_story(history, &ops, c, &explainer, &models));
+    CycleCheck {
+        history,
+        ops: &ops,
+        graph: &graph,
+        explainer: &explainer,
+        models: &models,
+        policy: UnknownPolicy::Elle,
     }
-    for t in &outcome.timeouts {
-        anomalies.add(Anomaly {
-            kind: "cycle-search-timeout".into(),
-            explanation: format!(
-                "The search for {} cycles in a component of {} transactions ran out of time, so such cycles may exist unreported; the verdict is unknown.",
-                t.class.name(),
-                t.scc_size
-            ),
-            ops: vec![],
-            data: json!({ "class": t.class.name(), "scc_size": t.scc_size }),
-        });
-    }
-    let graph_json = json!({
-        "transactions": txns.len(),
-        "edges": graph.edge_count(),
-        "cyclic_components": outcome.scc_count,
-        "largest_component": outcome.largest_scc,
-    });
-    txn_result(
-        &models,
-        &anomalies,
-        UnknownPolicy::Elle,
-        problems,
-        graph_json,
-    )
+    .finish(budget, anomalies, problems)
 }
 
 /// Invocations appending a value that another invocation already appended to the
@@ -182,31 +155,11 @@ fn duplicate_appends(history: &History, atoms: &mut Atoms) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checker::cycles::testkit::{blank_reads, Hist};
+    use crate::checker::cycles::testkit::{has, kinds, model_names, Hist};
     use crate::checker::Validity;
-    use serde_json::Value;
 
     fn run(h: &Hist, models: &[&str]) -> CheckResult {
-        let models: Vec<String> = models.iter().map(|s| s.to_string()).collect();
-        check(&h.h, &models)
-    }
-
-    fn kinds(r: &CheckResult) -> Vec<String> {
-        let mut k: Vec<String> = r.findings.iter().map(|f| f.rule.clone()).collect();
-        k.sort();
-        k.dedup();
-        k
-    }
-
-    fn has(r: &CheckResult, kind: &str) -> bool {
-        r.findings.iter().any(|f| f.rule == kind)
-    }
-
-    fn concurrent(h: &mut Hist, a: Value, b: Value) {
-        h.invoke(0, "txn", blank_reads(&a));
-        h.invoke(1, "txn", blank_reads(&b));
-        h.complete(0, OpType::Ok, a);
-        h.complete(1, OpType::Ok, b);
+        check(&h.h, &model_names(models))
     }
 
     #[test]
@@ -328,8 +281,7 @@ mod tests {
     fn lost_update() {
         let mut h = Hist::new();
         h.txn(2, json!([["append", 1, 1]]));
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["r", 1, [1]], ["append", 1, 2]]),
             json!([["r", 1, [1]], ["append", 1, 3]]),
         );
@@ -343,8 +295,7 @@ mod tests {
     #[test]
     fn g1c_and_g0_cycles() {
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["append", 1, 1], ["r", 2, [1]]]),
             json!([["append", 2, 1], ["r", 1, [1]]]),
         );
@@ -353,8 +304,7 @@ mod tests {
         assert_eq!(r.valid, Validity::Invalid);
         // G0: the two lists disagree on which transaction appended first.
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["append", 1, 1], ["append", 2, 2]]),
             json!([["append", 1, 2], ["append", 2, 1]]),
         );
@@ -364,8 +314,7 @@ mod tests {
         assert_eq!(r.valid, Validity::Invalid);
         // Near miss: both lists in the same transaction order.
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["append", 1, 1], ["append", 2, 1]]),
             json!([["append", 1, 2], ["append", 2, 2]]),
         );
@@ -377,8 +326,7 @@ mod tests {
     fn g_single_and_g2() {
         // Read skew: the reader sees key 2's append but not key 1's, both by one txn.
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["append", 1, 1], ["append", 2, 1]]),
             json!([["r", 1, null], ["r", 2, [1]]]),
         );
@@ -387,8 +335,7 @@ mod tests {
         assert_eq!(r.valid, Validity::Invalid);
         // Write skew.
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["r", 1, null], ["r", 2, null], ["append", 1, 1]]),
             json!([["r", 1, null], ["r", 2, null], ["append", 2, 1]]),
         );

@@ -25,12 +25,10 @@ use serde_json::json;
 
 use crate::checker::cycles::models::Models;
 use crate::checker::cycles::report::{
-    cycle_story, meaning, txn_result, Anomalies, Anomaly, UnknownPolicy,
+    meaning, unknown_models, Anomalies, Anomaly, CycleCheck, UnknownPolicy,
 };
-use crate::checker::cycles::search::{search, SearchOptions};
 use crate::checker::cycles::txn::{describe, Atoms};
-use crate::checker::cycles::Budget;
-use crate::checker::{CheckResult, Finding, Validity};
+use crate::checker::{CheckResult, Finding};
 use crate::history::History;
 
 /// How long the cycle search may take by default.
@@ -116,96 +114,33 @@ pub fn check_with_budget(history: &History, models: &[String], budget: Duration)
         });
     }
 
-    let mut budget = Budget::new(budget);
-    let opts = SearchOptions {
-        ext: models.order_edges(),
-        nonadjacent_matters: models.nonadjacent_matters(),
-    };
-    let outcome = search(graph, &opts, &mut budget);
     let explainer = deps::Explainer {
         txns: &txns,
         atoms: &atoms,
         versions: &deps.versions,
     };
     let ops: Vec<_> = txns.iter().map(|t| t.op).collect();
-    let mut cycles = outcome.cycles.clone();
-    cycles.sort_by_key(|c| c.steps.len());
-    for c in &cycles {
-        anomalies.add(cycle_story(history, &ops, c, &explainer, &models));
+    CycleCheck {
+        history,
+        ops: &ops,
+        graph,
+        explainer: &explainer,
+        models: &models,
+        policy: UnknownPolicy::RwRegister,
     }
-    for t in &outcome.timeouts {
-        anomalies.add(Anomaly {
-            kind: "cycle-search-timeout".into(),
-            explanation: format!(
-                "The search for {} cycles in a component of {} transactions ran out of time, so such cycles may exist unreported. Maelstrom's txn-rw-register checker ignores these timeouts.",
-                t.class.name(),
-                t.scc_size
-            ),
-            ops: vec![],
-            data: json!({ "class": t.class.name(), "scc_size": t.scc_size }),
-        });
-    }
-
-    let graph_json = json!({
-        "transactions": txns.len(),
-        "edges": graph.edge_count(),
-        "cyclic_components": outcome.scc_count,
-        "largest_component": outcome.largest_scc,
-    });
-    txn_result(
-        &models,
-        &anomalies,
-        UnknownPolicy::RwRegister,
-        problems,
-        graph_json,
-    )
-}
-
-/// The result when `--consistency-models` names a model we do not know.
-pub(crate) fn unknown_models(unknown: &[String]) -> CheckResult {
-    CheckResult {
-        valid: Validity::Unknown,
-        details: json!({ "valid": "unknown", "unknown_models": unknown }),
-        findings: vec![Finding {
-            rule: "unknown-consistency-model".into(),
-            explanation: format!(
-                "Unknown consistency model(s) {unknown:?}; known: read-uncommitted, read-committed, repeatable-read, snapshot-isolation, serializable, strict-serializable."
-            ),
-            ops: vec![],
-            note: false,
-        }],
-    }
+    .finish(budget, anomalies, problems)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checker::cycles::testkit::Hist;
+    use crate::checker::cycles::testkit::{has, kinds, model_names, Hist};
+    use crate::checker::Validity;
     use crate::history::OpType;
-    use serde_json::{json, Value};
+    use serde_json::json;
 
     fn run(h: &Hist, models: &[&str]) -> CheckResult {
-        let models: Vec<String> = models.iter().map(|s| s.to_string()).collect();
-        check(&h.h, &models)
-    }
-
-    fn kinds(r: &CheckResult) -> Vec<String> {
-        let mut k: Vec<String> = r.findings.iter().map(|f| f.rule.clone()).collect();
-        k.sort();
-        k.dedup();
-        k
-    }
-
-    fn has(r: &CheckResult, kind: &str) -> bool {
-        r.findings.iter().any(|f| f.rule == kind)
-    }
-
-    /// Two concurrent transactions: `a` then `b` invoked, then both complete ok.
-    fn concurrent(h: &mut Hist, a: Value, b: Value) {
-        h.invoke(0, "txn", crate::checker::cycles::testkit::blank_reads(&a));
-        h.invoke(1, "txn", crate::checker::cycles::testkit::blank_reads(&b));
-        h.complete(0, OpType::Ok, a);
-        h.complete(1, OpType::Ok, b);
+        check(&h.h, &model_names(models))
     }
 
     #[test]
@@ -288,8 +223,7 @@ mod tests {
     fn lost_update_two_writers_from_one_read() {
         let mut h = Hist::new();
         h.txn(2, json!([["w", 1, 1]]));
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["r", 1, 1], ["w", 1, 2]]),
             json!([["r", 1, 1], ["w", 1, 3]]),
         );
@@ -308,8 +242,7 @@ mod tests {
     #[test]
     fn g1c_circular_information_flow() {
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["w", 1, 1], ["r", 2, 1]]),
             json!([["w", 2, 1], ["r", 1, 1]]),
         );
@@ -324,8 +257,7 @@ mod tests {
         );
         // Near miss: only one sees the other.
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["w", 1, 1], ["r", 2, null]]),
             json!([["w", 2, 1], ["r", 1, 1]]),
         );
@@ -340,8 +272,7 @@ mod tests {
         // T0: w x 1. T1: r x 1, w y 1 (after reading y? no). Classic: T2 reads x=null
         // but y=1, where T1 wrote x=1 then y=1 in one txn.
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["w", 1, 1], ["w", 2, 1]]),
             json!([["r", 1, null], ["r", 2, 1]]),
         );
@@ -354,8 +285,7 @@ mod tests {
         assert!(rc.findings.iter().all(|f| f.note));
         // Near miss: the reader saw both writes.
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["w", 1, 1], ["w", 2, 1]]),
             json!([["r", 1, 1], ["r", 2, 1]]),
         );
@@ -366,8 +296,7 @@ mod tests {
     fn g2_write_skew() {
         // Both read both keys as null, each writes one of them.
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["r", 1, null], ["r", 2, null], ["w", 1, 1]]),
             json!([["r", 1, null], ["r", 2, null], ["w", 2, 1]]),
         );
@@ -388,8 +317,7 @@ mod tests {
         // x: 1 < 2 (T_b read 1, wrote 2), writers: T_a wrote x=1, T_b wrote x=2.
         // y: 1 < 2 (T_a read y=1, wrote y=2), writers: T_b wrote y=1, T_a wrote y=2.
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["w", 1, 1], ["r", 2, 1], ["w", 2, 2]]),
             json!([["w", 2, 1], ["r", 1, 1], ["w", 1, 2]]),
         );
@@ -413,7 +341,7 @@ mod tests {
         assert_eq!(run(&h, &["serializable"]).valid, Validity::Valid);
         // Near miss: the read was concurrent with the write.
         let mut h = Hist::new();
-        concurrent(&mut h, json!([["w", 1, 1]]), json!([["r", 1, null]]));
+        h.concurrent_txns(json!([["w", 1, 1]]), json!([["r", 1, null]]));
         assert_eq!(run(&h, &["strict-serializable"]).valid, Validity::Valid);
     }
 
@@ -449,8 +377,7 @@ mod tests {
     #[test]
     fn cyclic_versions_are_reported() {
         let mut h = Hist::new();
-        concurrent(
-            &mut h,
+        h.concurrent_txns(
             json!([["r", 1, 1], ["w", 1, 3]]),
             json!([["r", 1, 3], ["w", 1, 1]]),
         );

@@ -2,12 +2,14 @@
 //! cycle stories, and the verdict against the chosen consistency models.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::graph::Rel;
+use super::budget::Budget;
+use super::graph::{Csr, Rel};
 use super::models::{ruled_out, Models};
-use super::search::Cycle;
+use super::search::{search, Cycle, SearchOptions};
 use super::txn::{describe, TxnOp};
 use crate::checker::{CheckResult, Finding, Validity};
 use crate::history::History;
@@ -265,6 +267,102 @@ pub fn txn_result(
             "graph": graph,
         }),
         findings,
+    }
+}
+
+impl UnknownPolicy {
+    /// What a cycle-search timeout means for the verdict, as the end of the sentence
+    /// that reports it.
+    fn timeout_consequence(self) -> &'static str {
+        match self {
+            UnknownPolicy::RwRegister => {
+                ". Maelstrom's txn-rw-register checker ignores these timeouts."
+            }
+            UnknownPolicy::Elle => "; the verdict is unknown.",
+        }
+    }
+}
+
+/// The cycle-search half of a transactional checker, shared by txn-rw-register and
+/// txn-list-append: everything it needs once the dependency graph is built.
+pub struct CycleCheck<'a> {
+    /// The history being checked.
+    pub history: &'a History,
+    /// The operation of each transaction, by transaction index (graph node).
+    pub ops: &'a [TxnOp],
+    /// The dependency graph over the transactions.
+    pub graph: &'a Csr,
+    /// Justifies each data edge of a cycle.
+    pub explainer: &'a dyn ExplainEdge,
+    /// The chosen consistency models.
+    pub models: &'a Models,
+    /// How the workload treats the special "unknown" anomaly types.
+    pub policy: UnknownPolicy,
+}
+
+impl CycleCheck<'_> {
+    /// Searches the graph for the cycles the models care about within `budget`, adds
+    /// each cycle (shortest first) and every search timeout to `anomalies`, and
+    /// builds the checker result with [`txn_result`].
+    pub fn finish(
+        &self,
+        budget: Duration,
+        mut anomalies: Anomalies,
+        problems: Vec<Finding>,
+    ) -> CheckResult {
+        let mut budget = Budget::new(budget);
+        let opts = SearchOptions {
+            ext: self.models.order_edges(),
+            nonadjacent_matters: self.models.nonadjacent_matters(),
+        };
+        let outcome = search(self.graph, &opts, &mut budget);
+        let mut cycles = outcome.cycles.clone();
+        cycles.sort_by_key(|c| c.steps.len());
+        for c in &cycles {
+            anomalies.add(cycle_story(
+                self.history,
+                self.ops,
+                c,
+                self.explainer,
+                self.models,
+            ));
+        }
+        for t in &outcome.timeouts {
+            anomalies.add(Anomaly {
+                kind: "cycle-search-timeout".into(),
+                explanation: format!(
+                    "The search for {} cycles in a component of {} transactions ran out of time, so such cycles may exist unreported{}",
+                    t.class.name(),
+                    t.scc_size,
+                    self.policy.timeout_consequence()
+                ),
+                ops: vec![],
+                data: json!({ "class": t.class.name(), "scc_size": t.scc_size }),
+            });
+        }
+        let graph_json = json!({
+            "transactions": self.ops.len(),
+            "edges": self.graph.edge_count(),
+            "cyclic_components": outcome.scc_count,
+            "largest_component": outcome.largest_scc,
+        });
+        txn_result(self.models, &anomalies, self.policy, problems, graph_json)
+    }
+}
+
+/// The result when `--consistency-models` names a model we do not know.
+pub fn unknown_models(unknown: &[String]) -> CheckResult {
+    CheckResult {
+        valid: Validity::Unknown,
+        details: json!({ "valid": "unknown", "unknown_models": unknown }),
+        findings: vec![Finding {
+            rule: "unknown-consistency-model".into(),
+            explanation: format!(
+                "Unknown consistency model(s) {unknown:?}; known: read-uncommitted, read-committed, repeatable-read, snapshot-isolation, serializable, strict-serializable."
+            ),
+            ops: vec![],
+            note: false,
+        }],
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::checker::CheckResult;
 use crate::history::{History, Op, OpType};
 
 /// Builds a history entry by entry; every entry is 1 ms after the previous one.
@@ -77,6 +78,33 @@ impl Hist {
         let invoke = blank_reads(&done);
         self.op(process, "txn", invoke, OpType::Ok, done)
     }
+
+    /// Two concurrent transactions: `a` (process 0) then `b` (process 1) invoked,
+    /// then both complete `ok` in the same order.
+    pub fn concurrent_txns(&mut self, a: Value, b: Value) {
+        self.invoke(0, "txn", blank_reads(&a));
+        self.invoke(1, "txn", blank_reads(&b));
+        self.complete(0, OpType::Ok, a);
+        self.complete(1, OpType::Ok, b);
+    }
+}
+
+/// Consistency model names in the form the checkers take them.
+pub fn model_names(models: &[&str]) -> Vec<String> {
+    models.iter().map(|s| s.to_string()).collect()
+}
+
+/// The distinct rules of a result's findings, sorted.
+pub fn kinds(r: &CheckResult) -> Vec<String> {
+    let mut k: Vec<String> = r.findings.iter().map(|f| f.rule.clone()).collect();
+    k.sort();
+    k.dedup();
+    k
+}
+
+/// True if some finding of the result has the rule `kind`.
+pub fn has(r: &CheckResult, kind: &str) -> bool {
+    r.findings.iter().any(|f| f.rule == kind)
 }
 
 /// The invocation form of a transaction: every read's value replaced by null.
