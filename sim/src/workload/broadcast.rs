@@ -2,11 +2,8 @@
 //! 1, 2, … from one shared counter) and `read`; a final read per worker, flagged final.
 //! `read` is idempotent, `broadcast` is not. Checker: set-full over broadcasts.
 
-use super::simple::{same_value, OpSpec, SimpleClient};
-use super::{
-    FinalOps, FixedOps, GenContext, Generator, Invocation, Workload, WorkloadClient,
-    DEFAULT_TIMEOUT,
-};
+use super::simple::{final_read, list_or_empty, same_value, AddOrRead, OpSpec, SimpleClient};
+use super::{FinalOps, Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
 use crate::client::{Conn, RpcResult};
@@ -14,8 +11,6 @@ use crate::plan::TestPlan;
 use crate::topology;
 use glomers_simkit::checker::CheckResult;
 use glomers_simkit::history::History;
-use rand::rngs::StdRng;
-use rand::Rng;
 use serde_json::{json, Value};
 
 /// The broadcast workload.
@@ -35,22 +30,6 @@ const TOPOLOGY_OK: ReplySchema = ReplySchema {
     fields: &[],
 };
 
-struct Gen {
-    next_value: u64,
-}
-
-impl Generator for Gen {
-    fn next(&mut self, _ctx: &GenContext, rng: &mut StdRng) -> Option<Invocation> {
-        if rng.random_bool(0.5) {
-            let v = self.next_value;
-            self.next_value += 1;
-            Some(Invocation::new("broadcast", json!(v)))
-        } else {
-            Some(Invocation::new("read", Value::Null))
-        }
-    }
-}
-
 fn spec(inv: &Invocation) -> OpSpec {
     if inv.f == "broadcast" {
         OpSpec {
@@ -64,10 +43,7 @@ fn spec(inv: &Invocation) -> OpSpec {
             request: json!({"type": "read"}),
             schema: &READ_OK,
             idempotent: true,
-            ok: |_, body: &Value| match &body["messages"] {
-                Value::Null => json!([]),
-                v => v.clone(),
-            },
+            ok: |_, body: &Value| list_or_empty(&body["messages"]),
         }
     }
 }
@@ -101,21 +77,13 @@ impl Workload for Broadcast {
         }
     }
     fn generator(&self, _plan: &TestPlan) -> Box<dyn Generator> {
-        Box::new(Gen { next_value: 0 })
+        Box::new(AddOrRead::new("broadcast"))
     }
     fn final_ops(&self, _worker: usize) -> Box<dyn FinalOps> {
-        FixedOps::boxed(vec![Invocation {
-            f: "read".into(),
-            value: Value::Null,
-            final_phase: true,
-        }])
+        final_read()
     }
     fn client(&self, _plan: &TestPlan) -> Box<dyn WorkloadClient> {
-        Box::new(SimpleClient {
-            spec,
-            mode: ErrorMode::WithErrors,
-            timeout: DEFAULT_TIMEOUT,
-        })
+        SimpleClient::boxed(spec, ErrorMode::WithErrors)
     }
     fn check(&self, history: &History, _plan: &TestPlan) -> CheckResult {
         glomers_simkit::checker::set_full::check(history, "broadcast")
@@ -125,18 +93,17 @@ impl Workload for Broadcast {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::TEST_CTX;
+    use rand::rngs::StdRng;
     use rand::SeedableRng;
-
-    const CTX: GenContext = GenContext {
-        worker: 0,
-        elapsed: std::time::Duration::ZERO,
-    };
 
     #[test]
     fn values_are_unique_and_the_mix_is_even() {
         let mut rng = StdRng::seed_from_u64(11);
-        let mut g = Gen { next_value: 0 };
-        let ops: Vec<Invocation> = (0..2000).map(|_| g.next(&CTX, &mut rng).unwrap()).collect();
+        let mut g = AddOrRead::new("broadcast");
+        let ops: Vec<Invocation> = (0..2000)
+            .map(|_| g.next(&TEST_CTX, &mut rng).unwrap())
+            .collect();
         let values: Vec<u64> = ops
             .iter()
             .filter(|o| o.f == "broadcast")

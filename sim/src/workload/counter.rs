@@ -3,11 +3,8 @@
 //! pn-counter mixes reads and adds with delta uniform in −5..4; g-counter is the same
 //! stream with negative adds filtered out (so deltas 0..4, about ⅓ adds, ⅔ reads).
 
-use super::simple::{same_value, OpSpec, SimpleClient};
-use super::{
-    FinalOps, FixedOps, GenContext, Generator, Invocation, Workload, WorkloadClient,
-    DEFAULT_TIMEOUT,
-};
+use super::simple::{final_read, same_value, OpSpec, SimpleClient};
+use super::{FinalOps, GenContext, Generator, Invocation, Workload, WorkloadClient};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
 use crate::plan::TestPlan;
@@ -89,18 +86,10 @@ impl Workload for Counter {
         })
     }
     fn final_ops(&self, _worker: usize) -> Box<dyn FinalOps> {
-        FixedOps::boxed(vec![Invocation {
-            f: "read".into(),
-            value: Value::Null,
-            final_phase: true,
-        }])
+        final_read()
     }
     fn client(&self, _plan: &TestPlan) -> Box<dyn WorkloadClient> {
-        Box::new(SimpleClient {
-            spec,
-            mode: ErrorMode::NoWrapper,
-            timeout: DEFAULT_TIMEOUT,
-        })
+        SimpleClient::boxed(spec, ErrorMode::NoWrapper)
     }
     fn check(&self, history: &History, _plan: &TestPlan) -> CheckResult {
         glomers_simkit::checker::counter::check(history)
@@ -110,17 +99,15 @@ impl Workload for Counter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::TEST_CTX;
     use rand::SeedableRng;
-
-    const CTX: GenContext = GenContext {
-        worker: 0,
-        elapsed: std::time::Duration::ZERO,
-    };
 
     fn mix(grow_only: bool) -> (usize, usize, Vec<i64>) {
         let mut rng = StdRng::seed_from_u64(3);
         let mut g = Gen { grow_only };
-        let ops: Vec<Invocation> = (0..3000).map(|_| g.next(&CTX, &mut rng).unwrap()).collect();
+        let ops: Vec<Invocation> = (0..3000)
+            .map(|_| g.next(&TEST_CTX, &mut rng).unwrap())
+            .collect();
         let deltas: Vec<i64> = ops
             .iter()
             .filter(|o| o.f == "add")

@@ -2,7 +2,7 @@
 //! value. No final phase; only a wrong echo in an ok reply is invalid.
 
 use super::simple::{OpSpec, SimpleClient};
-use super::{GenContext, Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
+use super::{GenContext, Generator, Invocation, Workload, WorkloadClient};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
 use crate::plan::TestPlan;
@@ -49,11 +49,7 @@ impl Workload for Echo {
         Box::new(Gen)
     }
     fn client(&self, _plan: &TestPlan) -> Box<dyn WorkloadClient> {
-        Box::new(SimpleClient {
-            spec,
-            mode: ErrorMode::WithErrors,
-            timeout: DEFAULT_TIMEOUT,
-        })
+        SimpleClient::boxed(spec, ErrorMode::WithErrors)
     }
     fn check(&self, history: &History, _plan: &TestPlan) -> CheckResult {
         glomers_simkit::checker::echo::check(history)
@@ -63,19 +59,15 @@ impl Workload for Echo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::TEST_CTX;
     use rand::SeedableRng;
-
-    const CTX: GenContext = GenContext {
-        worker: 0,
-        elapsed: std::time::Duration::ZERO,
-    };
 
     #[test]
     fn generates_please_echo_k_below_128() {
         let mut rng = StdRng::seed_from_u64(5);
         let mut g = Gen;
         for _ in 0..200 {
-            let inv = g.next(&CTX, &mut rng).unwrap();
+            let inv = g.next(&TEST_CTX, &mut rng).unwrap();
             assert_eq!(inv.f, "echo");
             let s = inv.value.as_str().unwrap();
             let k: u32 = s.strip_prefix("Please echo ").unwrap().parse().unwrap();

@@ -5,18 +5,13 @@
 //! Deviation (representation only): Maelstrom does not flag g-set's final reads `:final?`;
 //! we set `final_phase` on every final-phase op, as the history model documents.
 
-use super::simple::{same_value, OpSpec, SimpleClient};
-use super::{
-    FinalOps, FixedOps, GenContext, Generator, Invocation, Workload, WorkloadClient,
-    DEFAULT_TIMEOUT,
-};
+use super::simple::{final_read, list_or_empty, same_value, AddOrRead, OpSpec, SimpleClient};
+use super::{FinalOps, Generator, Invocation, Workload, WorkloadClient};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
 use crate::plan::TestPlan;
 use glomers_simkit::checker::CheckResult;
 use glomers_simkit::history::History;
-use rand::rngs::StdRng;
-use rand::Rng;
 use serde_json::{json, Value};
 
 /// The g-set workload.
@@ -32,22 +27,6 @@ const READ_OK: ReplySchema = ReplySchema {
     fields: &[("value", Shape::ArrayOrNull)],
 };
 
-struct Gen {
-    next_element: u64,
-}
-
-impl Generator for Gen {
-    fn next(&mut self, _ctx: &GenContext, rng: &mut StdRng) -> Option<Invocation> {
-        if rng.random_bool(0.5) {
-            let v = self.next_element;
-            self.next_element += 1;
-            Some(Invocation::new("add", json!(v)))
-        } else {
-            Some(Invocation::new("read", Value::Null))
-        }
-    }
-}
-
 fn spec(inv: &Invocation) -> OpSpec {
     if inv.f == "add" {
         OpSpec {
@@ -61,10 +40,7 @@ fn spec(inv: &Invocation) -> OpSpec {
             request: json!({"type": "read"}),
             schema: &READ_OK,
             idempotent: true,
-            ok: |_, body: &Value| match &body["value"] {
-                Value::Null => json!([]),
-                v => v.clone(),
-            },
+            ok: |_, body: &Value| list_or_empty(&body["value"]),
         }
     }
 }
@@ -80,21 +56,13 @@ impl Workload for GSet {
         true
     }
     fn generator(&self, _plan: &TestPlan) -> Box<dyn Generator> {
-        Box::new(Gen { next_element: 0 })
+        Box::new(AddOrRead::new("add"))
     }
     fn final_ops(&self, _worker: usize) -> Box<dyn FinalOps> {
-        FixedOps::boxed(vec![Invocation {
-            f: "read".into(),
-            value: Value::Null,
-            final_phase: true,
-        }])
+        final_read()
     }
     fn client(&self, _plan: &TestPlan) -> Box<dyn WorkloadClient> {
-        Box::new(SimpleClient {
-            spec,
-            mode: ErrorMode::NoWrapper,
-            timeout: DEFAULT_TIMEOUT,
-        })
+        SimpleClient::boxed(spec, ErrorMode::NoWrapper)
     }
     fn check(&self, history: &History, _plan: &TestPlan) -> CheckResult {
         glomers_simkit::checker::set_full::check(history, "add")

@@ -60,6 +60,13 @@ pub struct GenContext {
     pub elapsed: Duration,
 }
 
+/// The context unit tests ask generators with: worker 0 at the start of the main phase.
+#[cfg(test)]
+pub const TEST_CTX: GenContext = GenContext {
+    worker: 0,
+    elapsed: Duration::ZERO,
+};
+
 /// Produces main-phase operations (shared by all workers, like Jepsen's generator).
 /// A generator that must react to results (kafka's assigns) shares state with the
 /// workload's clients through the workload instance that creates both.

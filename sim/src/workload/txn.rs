@@ -178,12 +178,8 @@ impl Workload for Txn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::TEST_CTX;
     use rand::SeedableRng;
-
-    const CTX: GenContext = GenContext {
-        worker: 0,
-        elapsed: std::time::Duration::ZERO,
-    };
 
     fn generator(flavor: TxnFlavor) -> TxnGen {
         TxnGen {
@@ -203,7 +199,7 @@ mod tests {
             let mut rng = StdRng::seed_from_u64(5);
             let mut g = generator(flavor);
             for _ in 0..200 {
-                let inv = g.next(&CTX, &mut rng).unwrap();
+                let inv = g.next(&TEST_CTX, &mut rng).unwrap();
                 assert_eq!(inv.f, "txn");
                 let txn = inv.value.as_array().unwrap();
                 assert!((1..=4).contains(&txn.len()));

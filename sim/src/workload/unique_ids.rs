@@ -2,7 +2,7 @@
 //! idempotent; no final phase; valid iff no id is returned twice.
 
 use super::simple::{OpSpec, SimpleClient};
-use super::{GenContext, Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
+use super::{GenContext, Generator, Invocation, Workload, WorkloadClient};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
 use crate::plan::TestPlan;
@@ -47,11 +47,7 @@ impl Workload for UniqueIds {
         Box::new(Gen)
     }
     fn client(&self, _plan: &TestPlan) -> Box<dyn WorkloadClient> {
-        Box::new(SimpleClient {
-            spec,
-            mode: ErrorMode::WithErrors,
-            timeout: DEFAULT_TIMEOUT,
-        })
+        SimpleClient::boxed(spec, ErrorMode::WithErrors)
     }
     fn check(&self, history: &History, _plan: &TestPlan) -> CheckResult {
         glomers_simkit::checker::unique_ids::check(history)
