@@ -2,113 +2,33 @@
 //! `tests/nodes/` (correct ones and deliberately broken ones). Each run is short
 //! (--time-limit 3, --recovery-time 1) and asserts the exit code and results.json facts.
 
+mod common;
+
+use common::{node, run_sim, Run};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn node(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/nodes")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    dir: PathBuf,
-    _store: TempStore,
-}
-
-impl Run {
-    fn results(&self) -> Value {
-        let text = std::fs::read_to_string(self.dir.join("results.json")).unwrap_or_else(|e| {
-            panic!(
-                "no results.json in {}: {e}\n{}",
-                self.dir.display(),
-                self.stdout
-            )
-        });
-        serde_json::from_str(&text).unwrap()
-    }
-
-    fn jsonl(&self, file: &str) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.join(file))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-struct TempStore(PathBuf);
-
-impl Drop for TempStore {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// Runs `glomers-sim ARGS[0] --store STORE --seed 7 ARGS[1..]` in a fresh store: our
+/// flags go right after the subcommand, since anything after a `--` belongs to the node.
 fn sim(args: &[&str]) -> Run {
-    let store = std::env::temp_dir().join(format!(
-        "glomers-sim-e2e-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    // Our flags go right after the subcommand: anything after a `--` belongs to the node.
-    let out = Command::new(env!("CARGO_BIN_EXE_glomers-sim"))
-        .arg(args[0])
-        .arg("--store")
-        .arg(&store)
-        .arg("--seed")
-        .arg("7")
-        .args(&args[1..])
-        .output()
-        .expect("run glomers-sim");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let latest = store.join("latest");
-    let dir = std::fs::read_link(&latest)
-        .map(|t| store.join(t))
-        .unwrap_or_else(|_| store.clone());
-    eprintln!(
-        "--- stdout\n{stdout}\n--- stderr (tail)\n{}",
-        tail(&stderr, 15)
-    );
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout,
-        dir,
-        _store: TempStore(store),
-    }
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    let after: Vec<&str> = ["--seed", "7"].iter().chain(&args[1..]).copied().collect();
+    run_sim("glomers-sim-e2e", &args[..1], &after, 15)
 }
 
 const SHORT: [&str; 4] = ["--time-limit", "3", "--recovery-time", "1"];
 
-fn test_args<'a>(workload: &'a str, bin: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+/// `test -w WORKLOAD --bin BIN`, the short run flags, then `extra` split at white space.
+fn test_args<'a>(workload: &'a str, bin: &'a str, extra: &'a str) -> Vec<&'a str> {
     let mut v = vec!["test", "-w", workload, "--bin", bin];
     v.extend_from_slice(&SHORT);
-    v.extend_from_slice(extra);
+    v.extend(extra.split_whitespace());
     v
 }
 
 #[test]
 fn correct_echo_is_valid() {
     let bin = node("echo.py");
-    let r = sim(&test_args(
-        "echo",
-        &bin,
-        &["--node-count", "2", "--rate", "20"],
-    ));
+    let r = sim(&test_args("echo", &bin, "--node-count 2 --rate 20"));
     assert_eq!(r.code, 0);
     let res = r.results();
     assert_eq!(res["valid"], true);
@@ -140,11 +60,7 @@ fn correct_echo_is_valid() {
 #[test]
 fn wrong_echo_is_invalid_and_named() {
     let bin = node("echo_wrong.py");
-    let r = sim(&test_args(
-        "echo",
-        &bin,
-        &["--node-count", "1", "--rate", "20"],
-    ));
+    let r = sim(&test_args("echo", &bin, "--node-count 1 --rate 20"));
     assert_eq!(r.code, 1);
     let res = r.results();
     assert_eq!(res["valid"], false);
@@ -162,11 +78,7 @@ fn wrong_echo_is_invalid_and_named() {
 #[test]
 fn extra_reply_field_is_an_exception_naming_the_field() {
     let bin = node("echo_extra_field.py");
-    let r = sim(&test_args(
-        "echo",
-        &bin,
-        &["--node-count", "1", "--rate", "10"],
-    ));
+    let r = sim(&test_args("echo", &bin, "--node-count 1 --rate 10"));
     let res = r.results();
     let count = res["exceptions"]["count"].as_u64().unwrap();
     assert!(count > 0);
@@ -188,11 +100,7 @@ fn extra_reply_field_is_an_exception_naming_the_field() {
 #[test]
 fn non_json_stdout_line_kills_the_node_output_and_is_reported() {
     let bin = node("echo_bad_stdout.py");
-    let r = sim(&test_args(
-        "echo",
-        &bin,
-        &["--node-count", "1", "--rate", "5"],
-    ));
+    let r = sim(&test_args("echo", &bin, "--node-count 1 --rate 5"));
     let res = r.results();
     let faults = res["node_faults"].as_array().unwrap();
     assert_eq!(faults.len(), 1);
@@ -212,14 +120,9 @@ fn non_json_stdout_line_kills_the_node_output_and_is_reported() {
 #[test]
 fn node_exiting_early_crashes_the_test() {
     let bin = node("echo_exits_early.py");
-    let r = sim(&test_args(
-        "echo",
-        &bin,
-        &["--node-count", "1", "--rate", "20"],
-    ));
+    let r = sim(&test_args("echo", &bin, "--node-count 1 --rate 20"));
     assert_eq!(r.code, 255);
-    let crash: Value =
-        serde_json::from_str(&std::fs::read_to_string(r.dir.join("crash.json")).unwrap()).unwrap();
+    let crash = r.json("crash.json");
     assert_eq!(crash["node"], "n0");
     assert_eq!(crash["exit_status"], "exit code 3");
     assert!(crash["log_tail"]
@@ -237,16 +140,7 @@ fn unique_ids_correct_and_duplicated() {
     let r = sim(&test_args(
         "unique-ids",
         &good,
-        &[
-            "--node-count",
-            "3",
-            "--rate",
-            "50",
-            "--availability",
-            "total",
-            "--nemesis",
-            "partition",
-        ],
+        "--node-count 3 --rate 50 --availability total --nemesis partition",
     ));
     assert_eq!(r.code, 0);
     assert_eq!(r.results()["availability"]["valid"], true);
@@ -254,11 +148,7 @@ fn unique_ids_correct_and_duplicated() {
     assert_eq!(nemesis[0]["f"], "start-partition");
 
     let bad = node("unique_ids_dup.py");
-    let r = sim(&test_args(
-        "unique-ids",
-        &bad,
-        &["--node-count", "3", "--rate", "50"],
-    ));
+    let r = sim(&test_args("unique-ids", &bad, "--node-count 3 --rate 50"));
     assert_eq!(r.code, 1);
     let res = r.results();
     assert_eq!(res["workload"]["valid"], false);
@@ -271,20 +161,7 @@ fn broadcast_with_partitions_and_latency_is_valid() {
     let r = sim(&test_args(
         "broadcast",
         &bin,
-        &[
-            "--node-count",
-            "5",
-            "--rate",
-            "20",
-            "--latency",
-            "20",
-            "--latency-dist",
-            "exponential",
-            "--nemesis",
-            "partition",
-            "--nemesis-interval",
-            "1",
-        ],
+        "--node-count 5 --rate 20 --latency 20 --latency-dist exponential --nemesis partition --nemesis-interval 1",
     ));
     assert_eq!(r.code, 0);
     let res = r.results();
@@ -317,11 +194,7 @@ fn broadcast_with_partitions_and_latency_is_valid() {
 #[test]
 fn lossy_broadcast_is_invalid_with_lost_values() {
     let bin = node("broadcast_lossy.py");
-    let r = sim(&test_args(
-        "broadcast",
-        &bin,
-        &["--node-count", "3", "--rate", "20"],
-    ));
+    let r = sim(&test_args("broadcast", &bin, "--node-count 3 --rate 20"));
     assert_eq!(r.code, 1);
     let res = r.results();
     assert!(res["workload"]["lost_count"].as_u64().unwrap() > 0);
@@ -334,16 +207,7 @@ fn g_counter_on_seq_kv_is_valid_under_partitions() {
     let r = sim(&test_args(
         "g-counter",
         &bin,
-        &[
-            "--node-count",
-            "3",
-            "--rate",
-            "20",
-            "--nemesis",
-            "partition",
-            "--nemesis-interval",
-            "1",
-        ],
+        "--node-count 3 --rate 20 --nemesis partition --nemesis-interval 1",
     ));
     assert_eq!(r.code, 0);
     let res = r.results();
@@ -418,15 +282,7 @@ fn node_gets_extra_words_runs_in_temp_dir_and_leaves_no_orphans() {
     let r = sim(&test_args(
         "echo",
         &bin,
-        &[
-            "--node-count",
-            "1",
-            "--rate",
-            "10",
-            "word1",
-            "--",
-            "--flag-for-node",
-        ],
+        "--node-count 1 --rate 10 word1 -- --flag-for-node",
     ));
     assert_eq!(r.code, 0);
     let log = std::fs::read_to_string(r.dir.join("node-logs/n0.log")).unwrap();
@@ -488,10 +344,9 @@ fn challenges_scorecard_runs_echo_with_its_preset() {
 #[test]
 fn wrong_init_reply_crashes_setup() {
     let bin = node("init_wrong_type.py");
-    let r = sim(&test_args("echo", &bin, &["--node-count", "2"]));
+    let r = sim(&test_args("echo", &bin, "--node-count 2"));
     assert_eq!(r.code, 255);
-    let crash: Value =
-        serde_json::from_str(&std::fs::read_to_string(r.dir.join("crash.json")).unwrap()).unwrap();
+    let crash = r.json("crash.json");
     assert_eq!(crash["kind"], "setup");
     assert!(
         crash["message"].as_str().unwrap().contains("init_okay"),

@@ -4,96 +4,19 @@
 //! Each run is short (3–4 s, recovery 1 s) and asserts the exit code and the facts in
 //! results.json, history.jsonl and messages.jsonl that make the verdict.
 
+mod common;
+
+use common::{node, run_sim, Run};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn node(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/nodes")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    dir: PathBuf,
-    _store: TempStore,
-}
-
-impl Run {
-    fn results(&self) -> Value {
-        let text = std::fs::read_to_string(self.dir.join("results.json")).unwrap_or_else(|e| {
-            panic!(
-                "no results.json in {}: {e}\n{}",
-                self.dir.display(),
-                self.stdout
-            )
-        });
-        serde_json::from_str(&text).unwrap()
-    }
-
-    fn jsonl(&self, file: &str) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.join(file))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-struct TempStore(PathBuf);
-
-impl Drop for TempStore {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Runs `glomers-sim test -w WORKLOAD --bin NODE FLAGS… -- NODE_ARGS…` in a fresh store.
 fn sim(workload: &str, bin: &str, flags: &[&str], node_args: &[&str]) -> Run {
-    let store = std::env::temp_dir().join(format!(
-        "glomers-sim-e2e2-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let out = Command::new(env!("CARGO_BIN_EXE_glomers-sim"))
-        .args(["test", "-w", workload, "--bin", bin])
-        .arg("--store")
-        .arg(&store)
-        .args(["--seed", "7", "--recovery-time", "1"])
-        .args(flags)
-        .arg("--")
-        .args(node_args)
-        .output()
-        .expect("run glomers-sim");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let dir = std::fs::read_link(store.join("latest"))
-        .map(|t| store.join(t))
-        .unwrap_or_else(|_| store.clone());
-    eprintln!(
-        "--- stdout\n{stdout}\n--- stderr (tail)\n{}",
-        tail(&stderr, 10)
-    );
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-        dir,
-        _store: TempStore(store),
-    }
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    let before = ["test", "-w", workload, "--bin", bin];
+    let mut after = vec!["--seed", "7", "--recovery-time", "1"];
+    after.extend_from_slice(flags);
+    after.push("--");
+    after.extend_from_slice(node_args);
+    run_sim("glomers-sim-e2e2", &before, &after, 10)
 }
 
 /// One node, two workers, 100 ops/s.
@@ -107,6 +30,11 @@ const ONE_NODE: [&str; 8] = [
     "--time-limit",
     "3",
 ];
+
+/// [`ONE_NODE`] followed by `extra`.
+fn one_node_with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    ONE_NODE.iter().chain(extra).copied().collect()
+}
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
@@ -246,11 +174,7 @@ fn serial_txn_node_is_strict_serializable_for_both_txn_workloads() {
 
 #[test]
 fn txn_node_exposing_aborted_writes_is_g1a_under_read_committed_only() {
-    let flags: Vec<&str> = ONE_NODE
-        .iter()
-        .copied()
-        .chain(["--consistency-models", "read-committed"])
-        .collect();
+    let flags = one_node_with(&["--consistency-models", "read-committed"]);
     let r = sim("txn-rw-register", &node("txn.py"), &flags, &["aborted"]);
     assert_eq!(r.code, 1);
     let res = r.results();
@@ -259,11 +183,7 @@ fn txn_node_exposing_aborted_writes_is_g1a_under_read_committed_only() {
     assert!(r.stdout.contains("[workload: G1a]"), "{}", r.stdout);
     assert!(r.stdout.contains("txn-conflict"), "{}", r.stdout);
     // Read-uncommitted allows G1a: a note, not a failure.
-    let flags: Vec<&str> = ONE_NODE
-        .iter()
-        .copied()
-        .chain(["--consistency-models", "read-uncommitted"])
-        .collect();
+    let flags = one_node_with(&["--consistency-models", "read-uncommitted"]);
     let r = sim("txn-rw-register", &node("txn.py"), &flags, &["aborted"]);
     assert_eq!(r.code, 0);
     let res = r.results();
@@ -278,11 +198,7 @@ fn txn_node_exposing_aborted_writes_is_g1a_under_read_committed_only() {
 
 #[test]
 fn txn_node_exposing_intermediate_writes_is_g1b() {
-    let flags: Vec<&str> = ONE_NODE
-        .iter()
-        .copied()
-        .chain(["--consistency-models", "read-committed"])
-        .collect();
+    let flags = one_node_with(&["--consistency-models", "read-committed"]);
     let r = sim(
         "txn-rw-register",
         &node("txn.py"),
