@@ -8,11 +8,12 @@
 //!   `target/release`; if it is not built, those tests print a note and pass without
 //!   running (build it with `cargo build -p glomers-sim` or `--release`).
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -23,6 +24,7 @@ struct Host {
     child: std::process::Child,
     stdin: Option<std::process::ChildStdin>,
     lines: mpsc::Receiver<Value>,
+    held: RefCell<Vec<Value>>,
 }
 
 impl Host {
@@ -53,6 +55,7 @@ impl Host {
             child,
             stdin,
             lines,
+            held: RefCell::new(Vec::new()),
         }
     }
 
@@ -64,16 +67,24 @@ impl Host {
         stdin.flush().unwrap();
     }
 
-    /// The next message the host writes to `dest`, skipping others.
+    /// The next message the host writes to `dest` (others are kept for later calls).
+    /// Fails after 5 s.
     fn next_to(&self, dest: &str) -> Value {
+        let mut held = self.held.borrow_mut();
+        if let Some(i) = held.iter().position(|m| m["dest"] == dest) {
+            return held.remove(i);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
         loop {
+            let left = deadline.saturating_duration_since(Instant::now());
             let m = self
                 .lines
-                .recv_timeout(Duration::from_secs(5))
-                .unwrap_or_else(|_| panic!("no message to {dest} within 5 s"));
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no message to {dest} within 5 s; others: {held:?}"));
             if m["dest"] == dest {
                 return m;
             }
+            held.push(m);
         }
     }
 }
@@ -101,13 +112,26 @@ fn seq_kv_mode_acknowledges_adds_once_seq_kv_stored_them() {
     init(&mut h);
     h.send("c1", "n0", json!({"type": "add", "msg_id": 2, "delta": 3}));
     h.send("c1", "n0", json!({"type": "add", "msg_id": 3, "delta": 4}));
-    // One batch: a single cas creating n0's key with both deltas.
+    // The first add is written at once, creating n0's key.
     let cas = h.next_to("seq-kv");
     let body = &cas["body"];
     assert_eq!(body["type"], "cas");
     assert_eq!(body["key"], "counter/n0");
-    assert_eq!(body["to"], json!([7, 0]));
+    assert_eq!(body["to"], json!([3, 0]));
     assert_eq!(body["create_if_not_exists"], true);
+    h.send(
+        "seq-kv",
+        "n0",
+        json!({"type": "cas_ok", "in_reply_to": body["msg_id"]}),
+    );
+    // The second waited for the batch interval and goes from the stored value.
+    let cas = h.next_to("seq-kv");
+    let body = &cas["body"];
+    assert_eq!(
+        (&body["from"], &body["to"]),
+        (&json!([3, 0]), &json!([7, 0]))
+    );
+    assert!(body.get("create_if_not_exists").is_none());
     h.send(
         "seq-kv",
         "n0",

@@ -8,11 +8,12 @@
 //!   `target/release`; if it is not built, or does not run the kafka workload yet, those
 //!   tests print a note and pass without running.
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -23,6 +24,7 @@ struct Host {
     child: std::process::Child,
     stdin: Option<std::process::ChildStdin>,
     lines: mpsc::Receiver<Value>,
+    held: RefCell<Vec<Value>>,
 }
 
 impl Host {
@@ -52,6 +54,7 @@ impl Host {
             child,
             stdin,
             lines,
+            held: RefCell::new(Vec::new()),
         };
         h.send(
             "c0",
@@ -70,16 +73,24 @@ impl Host {
         stdin.flush().unwrap();
     }
 
-    /// The next message the host writes to `dest`, skipping others.
+    /// The next message the host writes to `dest` (others are kept for later calls).
+    /// Fails after 5 s.
     fn next_to(&self, dest: &str) -> Value {
+        let mut held = self.held.borrow_mut();
+        if let Some(i) = held.iter().position(|m| m["dest"] == dest) {
+            return held.remove(i);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
         loop {
+            let left = deadline.saturating_duration_since(Instant::now());
             let m = self
                 .lines
-                .recv_timeout(Duration::from_secs(5))
-                .unwrap_or_else(|_| panic!("no message to {dest} within 5 s"));
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no message to {dest} within 5 s; others: {held:?}"));
             if m["dest"] == dest {
                 return m;
             }
+            held.push(m);
         }
     }
 

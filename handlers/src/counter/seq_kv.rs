@@ -15,8 +15,10 @@
 //! - the adds waiting for the next batch, which are **not acknowledged** until seq-kv has
 //!   stored them, so losing them loses nothing a client was told had happened.
 //!
-//! **Adds** are batched: every `flush_ms` the adds received since the last batch become
-//! one `cas(counter/<n>, from: own, to: own + batch)`. A cas on seq-kv that would change
+//! **Adds** are batched: an add is written at once when the node's previous batch is
+//! stored and at least `flush_ms` old; otherwise it waits, and all adds waiting when
+//! that time comes become one `cas(counter/<n>, from: own, to: own + batch)`, so a node
+//! writes at most one batch per `flush_ms` and a lone add is not delayed. A cas on seq-kv that would change
 //! the state is always evaluated against the newest version, and only this node writes
 //! the key, so it normally succeeds first time. When the outcome is in doubt (a timeout,
 //! or a precondition failure), the node *pins* itself to the newest state by writing a
@@ -47,8 +49,10 @@ use serde::Serialize;
 
 use super::{AddRequest, Contribution, ReadOk, SeqKvSettings, Waiter, ADD_OK};
 
-/// Token of the periodic tick timer.
+/// Token of the periodic tick timer (refreshes).
 const TICK: u64 = 0;
+/// Token of the one-shot timer that writes the next batch.
+const FLUSH: u64 = 1;
 
 /// The process start time in nanoseconds since the Unix epoch, used to make pin values
 /// unique across restarts of a node.
@@ -108,6 +112,9 @@ pub struct SeqKvCounter {
     queued: Vec<Waiter>,
     queued_delta: Contribution,
     batch: Option<Batch>,
+    /// When the last batch was taken.
+    last_flush: Option<Duration>,
+    flush_timer: bool,
     refresh: Refresh,
 }
 
@@ -139,6 +146,8 @@ impl SeqKvCounter {
             queued: Vec::new(),
             queued_delta: Contribution::default(),
             batch: None,
+            last_flush: None,
+            flush_timer: false,
             refresh: Refresh {
                 running: false,
                 reads_left: 0,
@@ -196,10 +205,23 @@ impl SeqKvCounter {
         Ok(())
     }
 
+    /// Writes the queued adds now if the last batch is done and at least `flush_ms`
+    /// old, else makes sure a timer will try again when it is.
     fn maybe_flush(&mut self, ctx: &mut Ctx) -> Result<()> {
         if self.batch.is_some() || self.queued.is_empty() {
             return Ok(());
         }
+        let due = self
+            .last_flush
+            .map_or(Duration::ZERO, |t| t + self.settings.flush_every);
+        if ctx.now() < due {
+            if !self.flush_timer {
+                self.flush_timer = true;
+                ctx.set_timer(due - ctx.now(), FLUSH);
+            }
+            return Ok(());
+        }
+        self.last_flush = Some(ctx.now());
         let delta = std::mem::take(&mut self.queued_delta);
         let from = self.own;
         let to = from.unwrap_or_default() + delta;
@@ -225,7 +247,7 @@ impl SeqKvCounter {
                 w.answer(ctx, &ADD_OK)?;
             }
         }
-        Ok(())
+        self.maybe_flush(ctx)
     }
 
     fn on_batch_rpc(
@@ -370,7 +392,7 @@ impl Handler for SeqKvCounter {
                     dest: msg.src.to_string(),
                     msg_id: msg.msg_id,
                 });
-                Ok(())
+                self.maybe_flush(ctx)
             }
             "read" => ctx.reply(
                 msg,
@@ -399,8 +421,11 @@ impl Handler for SeqKvCounter {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx, _token: u64) -> Result<()> {
-        self.maybe_flush(ctx)?;
+    fn on_timer(&mut self, ctx: &mut Ctx, token: u64) -> Result<()> {
+        if token == FLUSH {
+            self.flush_timer = false;
+            return self.maybe_flush(ctx);
+        }
         self.maybe_refresh(ctx)
     }
 }

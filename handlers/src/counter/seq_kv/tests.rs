@@ -44,21 +44,31 @@ fn seq_kv_value(net: &mut Net, node: &str) -> Option<Value> {
 #[test]
 fn adds_are_batched_and_acknowledged_only_once_stored() {
     let mut net = cluster(1, 1);
+    // The service holds its replies until the network settles.
     let a = add(&mut net, "n0", 3);
     let b = add(&mut net, "n0", 4);
-    net.settle();
+    let c = add(&mut net, "n0", 5);
     assert!(
         net.reply(a).is_none(),
         "no add_ok before seq-kv stored the add"
     );
-    net.run(Duration::from_millis(100), STEP);
-    assert_eq!(net.reply(a).unwrap()["type"], "add_ok");
+    net.settle();
+    // The first add went out at once, alone; the others wait for flush_ms.
+    assert_eq!(
+        net.reply(a).unwrap(),
+        &json!({"type": "add_ok", "in_reply_to": a})
+    );
+    assert!(net.reply(b).is_none());
+    assert_eq!(seq_kv_value(&mut net, "n0"), Some(json!([3, 0])));
+    net.run(Duration::from_millis(90), STEP);
+    assert!(net.reply(b).is_none(), "at most one batch per flush_ms");
+    net.run(Duration::from_millis(10), STEP);
     assert_eq!(net.reply(b).unwrap()["type"], "add_ok");
-    assert_eq!(net.reply(a).unwrap().as_object().unwrap().len(), 2);
-    // One cas for the whole batch (request + reply).
-    assert_eq!(net.service_msgs, 2);
-    assert_eq!(seq_kv_value(&mut net, "n0"), Some(json!([7, 0])));
-    assert_eq!(read(&mut net, "n0"), 7);
+    assert_eq!(net.reply(c).unwrap()["type"], "add_ok");
+    // Two batches, one cas each (request + reply).
+    assert_eq!(net.service_msgs, 4);
+    assert_eq!(seq_kv_value(&mut net, "n0"), Some(json!([12, 0])));
+    assert_eq!(read(&mut net, "n0"), 12);
 }
 
 #[test]
