@@ -81,6 +81,23 @@ impl Op {
     pub fn time_ms(&self) -> f64 {
         self.time as f64 / 1e6
     }
+
+    /// Names the operation for a report: index, process, node, client and time, e.g.
+    /// `op 17 (process 3, node n2, client c7, at 1.234 s)`. Shared by the part-1
+    /// checkers.
+    pub fn describe(&self) -> String {
+        let mut s = format!("op {} (process {}", self.index, self.process);
+        if let Some(node) = &self.node {
+            s.push_str(", node ");
+            s.push_str(node);
+        }
+        if let Some(client) = &self.client {
+            s.push_str(", client ");
+            s.push_str(client);
+        }
+        s.push_str(&format!(", at {:.3} s)", self.time as f64 / 1e9));
+        s
+    }
 }
 
 /// An ordered list of operations with helpers to pair invocations and completions.

@@ -4,4 +4,5 @@
 
 pub mod checker;
 pub mod history;
+pub mod json;
 pub mod service;

@@ -92,7 +92,7 @@ fn shortfall(
             format!(
                 "{} {} {} {}",
                 op.f,
-                super::stats::describe_op(op),
+                op.describe(),
                 kind_name(op.kind),
                 error
             )

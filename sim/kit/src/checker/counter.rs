@@ -6,7 +6,6 @@
 //! into A ∪ (A + d). Failed adds are ignored. Reads outside the final phase are never
 //! checked; with no ok final read the checker is trivially valid.
 
-use super::stats::describe_op;
 use super::{CheckResult, Finding, Validity};
 use crate::history::{History, Op, OpType};
 use serde_json::{json, Value};
@@ -186,7 +185,7 @@ pub fn check(history: &History) -> CheckResult {
             explanation: format!(
                 "{} has a delta that is not an integer ({}), so the acceptable sums cannot \
                  be computed.",
-                describe_op(&ops[unusable_adds[0]]),
+                ops[unusable_adds[0]].describe(),
                 ops[unusable_adds[0]].value
             ),
             ops: unusable_adds.clone(),
@@ -258,7 +257,7 @@ fn bad_read(op: &Op, sum: i128, maybe: &[(usize, i128)], acceptable: &RangeSet) 
         explanation: format!(
             "Final read {} {what}, but the counter can only be {}: acknowledged adds sum to \
              {sum} and {indeterminate}.",
-            describe_op(op),
+            op.describe(),
             acceptable.describe()
         ),
         ops: vec![op.index],

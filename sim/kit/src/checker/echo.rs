@@ -3,7 +3,7 @@
 //! As observed on real Maelstrom, only a wrong echo in an `ok` completion invalidates the
 //! run. Timeouts, error replies and malformed replies are listed as notes.
 
-use super::stats::{describe_op, kind_name};
+use super::stats::kind_name;
 use super::{CheckResult, Finding, Validity};
 use crate::history::{History, OpType};
 use serde_json::json;
@@ -44,9 +44,9 @@ pub fn check(history: &History) -> CheckResult {
                 explanation: format!(
                     "{} sent {} but the ok reply {} echoed {}: an echo reply must return \
                      exactly the value it was sent.",
-                    describe_op(invoke),
+                    invoke.describe(),
                     invoke.value,
-                    describe_op(done),
+                    done.describe(),
                     done.value
                 ),
                 ops: vec![invoke.index, done.index],
@@ -104,7 +104,7 @@ fn not_ok_notes(history: &History, not_ok: &[usize]) -> Vec<Finding> {
                 explanation: format!(
                     "{} ended {}{error}; Maelstrom lists this as an exception but the run \
                      stays valid.",
-                    describe_op(op),
+                    op.describe(),
                     kind_name(op.kind)
                 ),
                 ops: vec![i],

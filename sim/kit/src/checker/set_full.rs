@@ -19,11 +19,10 @@
 //! (last absent invocation time + 1 ns, or 0) − known time, floored at 0, in whole ms; a
 //! stable element with positive latency is *stale*, which is reported but allowed.
 
-use super::stats::describe_op;
 use super::unique_ids::report_order;
 use super::{CheckResult, Finding, Validity};
 use crate::history::{History, Op, OpType};
-use crate::service::kv::JsonKey;
+use crate::json::JsonKey;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -326,7 +325,7 @@ fn report(
             explanation: format!(
                 "{} returned {} instead of a list of elements; Maelstrom's checker cannot \
                  handle that and reports unknown.",
-                describe_op(first),
+                first.describe(),
                 first.value
             ),
             ops: oddities.not_a_list.iter().copied().take(EXAMPLES).collect(),
@@ -384,8 +383,8 @@ fn lost_story(
     let mut involved = Vec::new();
     let known = e.known.map(|i| &ops[i]);
     let known_text = match known {
-        Some(op) if op.f == add_f => format!("its {add_f} was acknowledged by {}", describe_op(op)),
-        Some(op) => format!("read {} returned it", describe_op(op)),
+        Some(op) if op.f == add_f => format!("its {add_f} was acknowledged by {}", op.describe()),
+        Some(op) => format!("read {} returned it", op.describe()),
         None => "it was never known".to_string(),
     };
     involved.extend(e.known);
@@ -503,7 +502,7 @@ fn notes(
         involved.extend(worst.last_absent);
         let missed_by = worst
             .last_absent
-            .map(|i| format!("; the last read to miss it was {}", describe_op(&ops[i])))
+            .map(|i| format!("; the last read to miss it was {}", ops[i].describe()))
             .unwrap_or_default();
         notes.push(note(
             "stale",
@@ -529,7 +528,7 @@ fn notes(
             format!(
                 "Reads returned values nobody added (e.g. {value} in {}; all examples: {}). \
                  The checker ignores them.",
-                describe_op(&ops[*read]),
+                ops[*read].describe(),
                 listed.join(", ")
             ),
             oddities.unattempted.iter().map(|(r, _)| *r).collect(),
@@ -541,7 +540,7 @@ fn notes(
             format!(
                 "{} listed {value} more than once. Harmless for the verdict, but it usually \
                  means the node stores messages in a list instead of a set.",
-                describe_op(&ops[*read])
+                ops[*read].describe()
             ),
             oddities.duplicates.iter().map(|(r, _)| *r).collect(),
         ));

@@ -101,7 +101,7 @@ fn never_succeeded(history: &History, f: &str, counts: &Counts) -> Finding {
                 Some(error) => error.to_string(),
                 None => "no error recorded".to_string(),
             };
-            format!("{} ended {}: {}", describe_op(op), kind_name(op.kind), what)
+            format!("{} ended {}: {}", op.describe(), kind_name(op.kind), what)
         })
         .collect();
     let mut explanation = format!(
@@ -133,22 +133,6 @@ pub fn kind_name(kind: OpType) -> &'static str {
         OpType::Fail => "fail",
         OpType::Info => "info",
     }
-}
-
-/// Names an operation for a report: index, process, node, client and time, e.g.
-/// `op 17 (process 3, node n2, client c7, at 1.234 s)`. Shared by the part-1 checkers.
-pub fn describe_op(op: &Op) -> String {
-    let mut s = format!("op {} (process {}", op.index, op.process);
-    if let Some(node) = &op.node {
-        s.push_str(", node ");
-        s.push_str(node);
-    }
-    if let Some(client) = &op.client {
-        s.push_str(", client ");
-        s.push_str(client);
-    }
-    s.push_str(&format!(", at {:.3} s)", op.time as f64 / 1e9));
-    s
 }
 
 #[cfg(test)]
@@ -254,7 +238,7 @@ pub(crate) mod tests {
         o.time = 1_234_000_000;
         o.client = Some("c7".into());
         assert_eq!(
-            describe_op(&o),
+            o.describe(),
             "op 17 (process 3, node n0, client c7, at 1.234 s)"
         );
     }

@@ -6,10 +6,9 @@
 //! returning objects, makes Maelstrom's checker throw, so the verdict is then unknown
 //! (exit code 2), and so is ours.
 
-use super::stats::describe_op;
 use super::{CheckResult, Finding, Validity};
 use crate::history::{History, OpType};
-use crate::service::kv::JsonKey;
+use crate::json::JsonKey;
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -188,7 +187,7 @@ fn duplicate_finding(history: &History, id: &Value, ops: &[usize]) -> Finding {
     let listed: Vec<String> = ops
         .iter()
         .take(5)
-        .map(|&i| describe_op(&history.ops[i]))
+        .map(|&i| history.ops[i].describe())
         .collect();
     let more = if ops.len() > 5 {
         format!(" and {} more", ops.len() - 5)
