@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::checker::CheckResult;
-use crate::history::{History, Op, OpType};
+use crate::history::{History, OpType};
 
 /// Builds a history entry by entry; every entry is 1 ms after the previous one.
 #[derive(Default)]
@@ -19,20 +19,9 @@ impl Hist {
     }
 
     fn push(&mut self, process: u64, kind: OpType, f: &str, value: Value) -> usize {
-        let time = (self.h.ops.len() as u64 + 1) * 1_000_000;
-        self.h.push(Op {
-            index: 0,
-            time,
-            process,
-            kind,
-            f: f.to_string(),
-            value,
-            node: Some(format!("n{}", process % 3)),
-            client: None,
-            msg_id: None,
-            error: None,
-            final_phase: false,
-        })
+        let mut op = crate::checker::stats::tests::op(process, kind, f, value);
+        op.time = (self.h.ops.len() as u64 + 1) * 1_000_000;
+        self.h.push(op)
     }
 
     /// An invocation by `process`.

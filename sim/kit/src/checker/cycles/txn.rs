@@ -113,6 +113,34 @@ pub fn collect(history: &History, f: &str) -> Vec<TxnOp> {
         .collect()
 }
 
+/// The micro-ops of a transaction value, or why it is not an array of them.
+pub fn mop_list(value: &Value) -> Result<&[Value], String> {
+    value
+        .as_array()
+        .map(Vec::as_slice)
+        .ok_or_else(|| format!("the transaction {value} is not an array of micro-ops"))
+}
+
+/// Every "txn" operation of the history, its value read by `parse` and the
+/// transaction made by `build`; unparseable ones come back as `(history index,
+/// reason)` and are left out.
+pub fn parse_txns<M, T>(
+    history: &History,
+    atoms: &mut Atoms,
+    parse: impl Fn(&Value, &mut Atoms) -> Result<M, String>,
+    build: impl Fn(TxnOp, M) -> T,
+) -> (Vec<T>, Vec<(usize, String)>) {
+    let mut txns = Vec::new();
+    let mut errors = Vec::new();
+    for op in collect(history, "txn") {
+        match parse(op.value(history), atoms) {
+            Ok(mops) => txns.push(build(op, mops)),
+            Err(e) => errors.push((op.index(), e)),
+        }
+    }
+    (txns, errors)
+}
+
 /// "op 57 (process 3 on n1, invoked at 10.20 ms, ok at 11.05 ms)".
 pub fn describe_op(history: &History, t: &TxnOp) -> String {
     let inv = &history.ops[t.invoke];

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::checker::cycles::txn::{collect, Atom, Atoms, TxnOp};
+use crate::checker::cycles::txn::{mop_list, parse_txns, Atom, Atoms, TxnOp};
 use crate::history::{History, OpType};
 
 /// One micro-op.
@@ -18,12 +18,8 @@ pub enum Mop {
 
 /// Parses a transaction value; the error says what is wrong.
 pub fn parse_mops(value: &Value, atoms: &mut Atoms) -> Result<Vec<Mop>, String> {
-    let Some(list) = value.as_array() else {
-        return Err(format!(
-            "the transaction {value} is not an array of micro-ops"
-        ));
-    };
-    list.iter()
+    mop_list(value)?
+        .iter()
         .map(|m| match m.as_array().map(Vec::as_slice) {
             Some([f, k, v]) if f == "r" => {
                 let val = (!v.is_null()).then(|| atoms.intern(v));
@@ -104,23 +100,15 @@ fn externals(mops: &[Mop]) -> (Vec<ExtRead>, Vec<ExtWrite>) {
 /// Every "txn" operation of the history, parsed. Unparseable ones are reported in
 /// the error list (by history index) and left out.
 pub fn transactions(history: &History, atoms: &mut Atoms) -> (Vec<Txn>, Vec<(usize, String)>) {
-    let mut txns = Vec::new();
-    let mut errors = Vec::new();
-    for op in collect(history, "txn") {
-        match parse_mops(op.value(history), atoms) {
-            Ok(mops) => {
-                let (ext_reads, ext_writes) = externals(&mops);
-                txns.push(Txn {
-                    op,
-                    mops,
-                    ext_reads,
-                    ext_writes,
-                });
-            }
-            Err(e) => errors.push((op.index(), e)),
+    parse_txns(history, atoms, parse_mops, |op, mops| {
+        let (ext_reads, ext_writes) = externals(&mops);
+        Txn {
+            op,
+            mops,
+            ext_reads,
+            ext_writes,
         }
-    }
-    (txns, errors)
+    })
 }
 
 #[cfg(test)]
