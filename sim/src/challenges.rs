@@ -118,6 +118,16 @@ pub struct Row {
     pub dir: Option<PathBuf>,
 }
 
+impl Row {
+    /// Prints `message` on stderr and marks the row as a failed "error".
+    fn error(mut self, message: String) -> Row {
+        eprintln!("{message}");
+        self.verdict = "error".into();
+        self.failed = true;
+        self
+    }
+}
+
 /// Reads the figures of a row out of results.json.
 pub fn figures(results: &Value) -> (Option<f64>, Option<(f64, f64)>, Option<f64>) {
     let mpo = results["net"]["servers"]["msgs_per_op"].as_f64();
@@ -271,12 +281,7 @@ fn run_one(
     }
     let test_args = match parse_test_args(&argv) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("glomers-sim: challenge {}: {e}", ch.id);
-            row.verdict = "error".into();
-            row.failed = true;
-            return row;
-        }
+        Err(e) => return row.error(format!("glomers-sim: challenge {}: {e}", ch.id)),
     };
     let workload = match lookup(&test_args.workload) {
         Ok(w) => w,
@@ -284,12 +289,7 @@ fn run_one(
             row.verdict = "not supported yet".into();
             return row;
         }
-        Err(e) => {
-            row.verdict = "error".into();
-            row.failed = true;
-            eprintln!("{e}");
-            return row;
-        }
+        Err(e) => return row.error(e.to_string()),
     };
     let plan = match TestPlan::from_args(&test_args).and_then(|p| {
         workload
@@ -298,12 +298,7 @@ fn run_one(
             .map_err(crate::plan::PlanError)
     }) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("glomers-sim: challenge {}: {e}", ch.id);
-            row.verdict = "error".into();
-            row.failed = true;
-            return row;
-        }
+        Err(e) => return row.error(format!("glomers-sim: challenge {}: {e}", ch.id)),
     };
     eprintln!(
         "glomers-sim: challenge {} ({}): {}",

@@ -79,45 +79,46 @@ pub fn complete(
             let (name, definite) = error_name(code);
             let code_v = code.map(Value::from).unwrap_or(Value::Null);
             let error = json!([code_v, name, text]);
-            match mode {
-                ErrorMode::NoWrapper => Completion::Info {
-                    value: invoke_value.clone(),
-                    exception: Some(format!("error reply {}: {name} {text:?}", code_v)),
-                    error,
-                },
-                ErrorMode::WithErrors if definite || idempotent => Completion::Fail {
-                    value: invoke_value.clone(),
-                    error,
-                },
-                ErrorMode::WithErrors => Completion::Info {
-                    value: invoke_value.clone(),
-                    error,
-                    exception: None,
-                },
-            }
+            let exception = format!("error reply {}: {name} {text:?}", code_v);
+            unsuccessful(mode, definite || idempotent, invoke_value, error, exception)
         }
         RpcResult::Timeout(hint) => {
             let error = match hint {
                 Some(h) => json!(["net-timeout", h]),
                 None => json!(["net-timeout"]),
             };
-            match mode {
-                ErrorMode::NoWrapper => Completion::Info {
-                    value: invoke_value.clone(),
-                    error,
-                    exception: Some("client timed out waiting for a reply".into()),
-                },
-                ErrorMode::WithErrors if idempotent => Completion::Fail {
-                    value: invoke_value.clone(),
-                    error,
-                },
-                ErrorMode::WithErrors => Completion::Info {
-                    value: invoke_value.clone(),
-                    error,
-                    exception: None,
-                },
-            }
+            let exception = "client timed out waiting for a reply".to_string();
+            unsuccessful(mode, idempotent, invoke_value, error, exception)
         }
+    }
+}
+
+/// The completion of an operation that got an error or no reply. With Maelstrom's
+/// `with-errors` wrapper it fails when `surely_not_done` (a definite error or an
+/// idempotent operation) and is info otherwise; without a wrapper it is always info,
+/// recorded with `exception`.
+fn unsuccessful(
+    mode: ErrorMode,
+    surely_not_done: bool,
+    invoke_value: &Value,
+    error: Value,
+    exception: String,
+) -> Completion {
+    match mode {
+        ErrorMode::NoWrapper => Completion::Info {
+            value: invoke_value.clone(),
+            error,
+            exception: Some(exception),
+        },
+        ErrorMode::WithErrors if surely_not_done => Completion::Fail {
+            value: invoke_value.clone(),
+            error,
+        },
+        ErrorMode::WithErrors => Completion::Info {
+            value: invoke_value.clone(),
+            error,
+            exception: None,
+        },
     }
 }
 
