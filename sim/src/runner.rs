@@ -309,33 +309,48 @@ fn watch_setup<T>(
     None
 }
 
+/// Opens one client per node and runs `work` with each in its own thread while
+/// watching the nodes ([`watch_setup`]). Returns every client with its result, and the
+/// crash if a node exited first.
+fn on_every_node<R: Send>(
+    plan: &TestPlan,
+    net: &Net,
+    ids: &ClientIds,
+    procs: &mut [NodeProc],
+    work: impl Fn(&mut Conn) -> R + Sync,
+) -> (Vec<(Conn, R)>, Option<Box<Crash>>) {
+    let conns: Vec<Conn> = plan.nodes.iter().map(|n| Conn::open(net, ids, n)).collect();
+    let client_ids: Vec<String> = conns.iter().map(|c| c.id.clone()).collect();
+    std::thread::scope(|s| {
+        let work = &work;
+        let handles: Vec<_> = conns
+            .into_iter()
+            .map(|mut c| {
+                s.spawn(move || {
+                    let r = work(&mut c);
+                    (c, r)
+                })
+            })
+            .collect();
+        let exited = watch_setup(&handles, procs, net, &client_ids);
+        let results: Vec<(Conn, R)> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
+        (results, exited)
+    })
+}
+
 fn init_nodes(
     plan: &TestPlan,
     net: &Net,
     ids: &ClientIds,
     procs: &mut [NodeProc],
 ) -> Result<(), Box<Crash>> {
-    let conns: Vec<Conn> = plan.nodes.iter().map(|n| Conn::open(net, ids, n)).collect();
-    let client_ids: Vec<String> = conns.iter().map(|c| c.id.clone()).collect();
-    let (results, exited) = std::thread::scope(|s| {
-        let handles: Vec<_> = conns
-            .into_iter()
-            .map(|mut c| {
-                let body = json!({
-                    "type": "init",
-                    "node_id": c.node,
-                    "node_ids": plan.nodes,
-                });
-                s.spawn(move || {
-                    let r = c.rpc(body, INIT_TIMEOUT);
-                    (c, r)
-                })
-            })
-            .collect();
-        let exited = watch_setup(&handles, procs, net, &client_ids);
-        let results: Vec<(Conn, RpcResult)> =
-            handles.into_iter().filter_map(|h| h.join().ok()).collect();
-        (results, exited)
+    let (results, exited) = on_every_node(plan, net, ids, procs, |c| {
+        let body = json!({
+            "type": "init",
+            "node_id": c.node,
+            "node_ids": plan.nodes,
+        });
+        c.rpc(body, INIT_TIMEOUT)
     });
     if let Some(crash) = exited {
         return Err(crash);
@@ -382,23 +397,7 @@ fn setup_clients(
     ids: &ClientIds,
     procs: &mut [NodeProc],
 ) -> Result<Vec<Conn>, Box<Crash>> {
-    let conns: Vec<Conn> = plan.nodes.iter().map(|n| Conn::open(net, ids, n)).collect();
-    let client_ids: Vec<String> = conns.iter().map(|c| c.id.clone()).collect();
-    let (results, exited) = std::thread::scope(|s| {
-        let handles: Vec<_> = conns
-            .into_iter()
-            .map(|mut c| {
-                s.spawn(move || {
-                    let r = workload.setup(plan, &mut c);
-                    (c, r)
-                })
-            })
-            .collect();
-        let exited = watch_setup(&handles, procs, net, &client_ids);
-        let results: Vec<(Conn, Result<(), String>)> =
-            handles.into_iter().filter_map(|h| h.join().ok()).collect();
-        (results, exited)
-    });
+    let (results, exited) = on_every_node(plan, net, ids, procs, |c| workload.setup(plan, c));
     if let Some(crash) = exited {
         for (c, _) in results {
             c.close();

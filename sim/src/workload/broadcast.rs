@@ -2,7 +2,7 @@
 //! 1, 2, … from one shared counter) and `read`; a final read per worker, flagged final.
 //! `read` is idempotent, `broadcast` is not. Checker: set-full over broadcasts.
 
-use super::simple::{final_read, list_or_empty, same_value, AddOrRead, OpSpec, SimpleClient};
+use super::simple::{add_or_read, final_read, list_or_empty, AddOrRead, OpSpec, SimpleClient};
 use super::{FinalOps, Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
@@ -31,21 +31,14 @@ const TOPOLOGY_OK: ReplySchema = ReplySchema {
 };
 
 fn spec(inv: &Invocation) -> OpSpec {
-    if inv.f == "broadcast" {
-        OpSpec {
-            request: json!({"type": "broadcast", "message": inv.value}),
-            schema: &BROADCAST_OK,
-            idempotent: false,
-            ok: same_value,
-        }
-    } else {
-        OpSpec {
-            request: json!({"type": "read"}),
-            schema: &READ_OK,
-            idempotent: true,
-            ok: |_, body: &Value| list_or_empty(&body["messages"]),
-        }
-    }
+    add_or_read(
+        inv,
+        "broadcast",
+        "message",
+        &BROADCAST_OK,
+        &READ_OK,
+        |_, body: &Value| list_or_empty(&body["messages"]),
+    )
 }
 
 impl Workload for Broadcast {

@@ -3,7 +3,7 @@
 //! pn-counter mixes reads and adds with delta uniform in −5..4; g-counter is the same
 //! stream with negative adds filtered out (so deltas 0..4, about ⅓ adds, ⅔ reads).
 
-use super::simple::{final_read, same_value, OpSpec, SimpleClient};
+use super::simple::{add_or_read, final_read, OpSpec, SimpleClient};
 use super::{FinalOps, GenContext, Generator, Invocation, Workload, WorkloadClient};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
@@ -49,21 +49,9 @@ impl Generator for Gen {
 }
 
 fn spec(inv: &Invocation) -> OpSpec {
-    if inv.f == "add" {
-        OpSpec {
-            request: json!({"type": "add", "delta": inv.value}),
-            schema: &ADD_OK,
-            idempotent: false,
-            ok: same_value,
-        }
-    } else {
-        OpSpec {
-            request: json!({"type": "read"}),
-            schema: &READ_OK,
-            idempotent: true,
-            ok: |_, body: &Value| body["value"].clone(),
-        }
-    }
+    add_or_read(inv, "add", "delta", &ADD_OK, &READ_OK, |_, body: &Value| {
+        body["value"].clone()
+    })
 }
 
 impl Workload for Counter {

@@ -5,14 +5,14 @@
 //! Deviation (representation only): Maelstrom does not flag g-set's final reads `:final?`;
 //! we set `final_phase` on every final-phase op, as the history model documents.
 
-use super::simple::{final_read, list_or_empty, same_value, AddOrRead, OpSpec, SimpleClient};
+use super::simple::{add_or_read, final_read, list_or_empty, AddOrRead, OpSpec, SimpleClient};
 use super::{FinalOps, Generator, Invocation, Workload, WorkloadClient};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
 use crate::plan::TestPlan;
 use glomers_simkit::checker::CheckResult;
 use glomers_simkit::history::History;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The g-set workload.
 pub struct GSet;
@@ -28,21 +28,14 @@ const READ_OK: ReplySchema = ReplySchema {
 };
 
 fn spec(inv: &Invocation) -> OpSpec {
-    if inv.f == "add" {
-        OpSpec {
-            request: json!({"type": "add", "element": inv.value}),
-            schema: &ADD_OK,
-            idempotent: false,
-            ok: same_value,
-        }
-    } else {
-        OpSpec {
-            request: json!({"type": "read"}),
-            schema: &READ_OK,
-            idempotent: true,
-            ok: |_, body: &Value| list_or_empty(&body["value"]),
-        }
-    }
+    add_or_read(
+        inv,
+        "add",
+        "element",
+        &ADD_OK,
+        &READ_OK,
+        |_, body: &Value| list_or_empty(&body["value"]),
+    )
 }
 
 impl Workload for GSet {

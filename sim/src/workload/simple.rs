@@ -63,6 +63,36 @@ impl WorkloadClient for SimpleClient {
     }
 }
 
+/// The operations of the add-or-read workloads (broadcast, g-set, counters): an
+/// invocation of `add_f` is sent as `{"type": add_f, add_field: value}`, answered by
+/// `add_ok`, not idempotent, and ok with its own value; anything else is an idempotent
+/// `{"type": "read"}`, answered by `read_ok`, whose ok value `read_value` takes from the
+/// reply.
+pub fn add_or_read(
+    inv: &Invocation,
+    add_f: &str,
+    add_field: &str,
+    add_ok: &'static ReplySchema,
+    read_ok: &'static ReplySchema,
+    read_value: fn(&Invocation, &Value) -> Value,
+) -> OpSpec {
+    if inv.f == add_f {
+        OpSpec {
+            request: json!({"type": add_f, add_field: inv.value}),
+            schema: add_ok,
+            idempotent: false,
+            ok: same_value,
+        }
+    } else {
+        OpSpec {
+            request: json!({"type": "read"}),
+            schema: read_ok,
+            idempotent: true,
+            ok: read_value,
+        }
+    }
+}
+
 /// An ok value equal to the invocation's value.
 pub fn same_value(inv: &Invocation, _body: &Value) -> Value {
     inv.value.clone()
