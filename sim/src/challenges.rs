@@ -431,6 +431,15 @@ fn print_table(rows: &[Row]) {
 mod tests {
     use super::*;
 
+    /// The command line of a challenge row, run against `/bin/true`.
+    fn test_argv(c: &Challenge) -> Vec<String> {
+        ["glomers-sim", "test", "--bin", "/bin/true"]
+            .into_iter()
+            .map(String::from)
+            .chain(c.flags.split_whitespace().map(String::from))
+            .collect()
+    }
+
     #[test]
     fn table_covers_every_challenge_command() {
         let ids: Vec<&str> = table().iter().map(|c| c.id).collect();
@@ -442,11 +451,7 @@ mod tests {
             ]
         );
         for c in table() {
-            let argv: Vec<String> = ["glomers-sim", "test", "--bin", "/bin/true"]
-                .into_iter()
-                .map(String::from)
-                .chain(c.flags.split_whitespace().map(String::from))
-                .collect();
+            let argv = test_argv(&c);
             assert!(Cli::try_parse_from(&argv).is_ok(), "{}", c.id);
         }
     }
@@ -486,11 +491,7 @@ mod tests {
     #[test]
     fn part_two_rows_are_supported_workloads() {
         for c in table() {
-            let argv: Vec<String> = ["glomers-sim", "test", "--bin", "/bin/true"]
-                .into_iter()
-                .map(String::from)
-                .chain(c.flags.split_whitespace().map(String::from))
-                .collect();
+            let argv = test_argv(&c);
             let t = parse_test_args(&argv).unwrap();
             assert!(lookup(&t.workload).is_ok(), "{}: {}", c.id, t.workload);
         }
