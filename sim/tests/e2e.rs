@@ -223,54 +223,18 @@ fn g_counter_on_seq_kv_is_valid_under_partitions() {
 #[test]
 fn bad_arguments_exit_254() {
     let bin = node("echo.py");
-    for args in [
-        vec![
-            "test",
-            "-w",
-            "echo",
-            "--bin",
-            bin.as_str(),
-            "--concurrency",
-            "x",
-        ],
-        vec![
-            "test",
-            "-w",
-            "echo",
-            "--bin",
-            bin.as_str(),
-            "--latency-dist",
-            "normal",
-        ],
-        vec![
-            "test",
-            "-w",
-            "echo",
-            "--bin",
-            bin.as_str(),
-            "--nemesis",
-            "kill",
-        ],
-        vec!["test", "-w", "nope", "--bin", bin.as_str()],
-        vec![
-            "test",
-            "-w",
-            "kafka",
-            "--bin",
-            bin.as_str(),
-            "--key-count",
-            "0",
-        ],
-        vec!["test", "-w", "echo", "--bin", "/nonexistent/node"],
-        vec![
-            "test",
-            "-w",
-            "echo",
-            "--bin",
-            bin.as_str(),
-            "--unknown-flag",
-        ],
+    let bin = bin.as_str();
+    for (workload, bin, extra) in [
+        ("echo", bin, "--concurrency x"),
+        ("echo", bin, "--latency-dist normal"),
+        ("echo", bin, "--nemesis kill"),
+        ("nope", bin, ""),
+        ("kafka", bin, "--key-count 0"),
+        ("echo", "/nonexistent/node", ""),
+        ("echo", bin, "--unknown-flag"),
     ] {
+        let mut args = vec!["test", "-w", workload, "--bin", bin];
+        args.extend(extra.split_whitespace());
         let r = sim(&args);
         assert_eq!(r.code, 254, "{args:?}");
     }
