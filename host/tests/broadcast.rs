@@ -7,87 +7,12 @@
 //!   `target/release`; if it is not built, those tests print a note and pass without
 //!   running (build it with `cargo build -p glomers-sim` or `--release`).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Duration;
+
+use common::Host;
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_glomers-host");
-
-/// A running host with a reader thread turning its stdout into JSON values.
-struct Host {
-    child: std::process::Child,
-    stdin: Option<std::process::ChildStdin>,
-    lines: mpsc::Receiver<Value>,
-}
-
-impl Host {
-    fn start(preset: &str) -> Host {
-        let mut child = Command::new(BIN)
-            .arg(preset)
-            .env_remove("GLOMERS_CONFIG")
-            .env("GLOMERS_LOG", "warning")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .current_dir(std::env::temp_dir())
-            .spawn()
-            .expect("spawn glomers-host");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        Host {
-            stdin: child.stdin.take(),
-            child,
-            lines: rx,
-        }
-    }
-
-    fn send(&mut self, src: &str, dest: &str, body: Value) {
-        let line = json!({"src": src, "dest": dest, "body": body}).to_string();
-        let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(line.as_bytes()).unwrap();
-        stdin.write_all(b"\n").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// The next line written, within `wait`.
-    fn next(&self, wait: Duration) -> Option<Value> {
-        self.lines.recv_timeout(wait).ok()
-    }
-
-    /// Every line written within `wait`.
-    fn drain(&self, wait: Duration) -> Vec<Value> {
-        let end = Instant::now() + wait;
-        let mut out = Vec::new();
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(v) => out.push(v),
-                Err(_) => break,
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-    }
-}
 
 const SEC: Duration = Duration::from_secs(5);
 
@@ -99,7 +24,7 @@ fn every_preset_answers_the_client_protocol_exactly() {
         "broadcast-3e.toml",
         "default.toml",
     ] {
-        let mut h = Host::start(preset);
+        let mut h = Host::start(preset, &[("GLOMERS_LOG", "warning")]);
         h.send(
             "c0",
             "n1",
@@ -158,57 +83,17 @@ fn every_preset_answers_the_client_protocol_exactly() {
                 "gossip expects no reply: {g}"
             );
         }
+        h.finish();
     }
 }
 
-/// The bench binary, if built: next to the host binary, else in target/release.
-fn bench() -> Option<PathBuf> {
-    let host = Path::new(BIN);
-    let here = host.with_file_name("glomers-sim");
-    if here.is_file() {
-        return Some(here);
-    }
-    let release = host.parent()?.parent()?.join("release").join("glomers-sim");
-    release.is_file().then_some(release)
-}
-
-/// Runs `glomers-sim test -w broadcast` with `args` and returns results.json, or None
-/// (after printing why) when the bench is not built.
+/// Runs `glomers-sim test -w broadcast` with `args`, checks that every value reached
+/// every final read, and returns results.json, or None (after printing why) when the
+/// bench is not built.
 fn run_bench(name: &str, args: &[&str]) -> Option<Value> {
-    let Some(sim) = bench() else {
-        eprintln!(
-            "note: {name} skipped: glomers-sim is not built (cargo build -p glomers-sim or --release)"
-        );
-        return None;
-    };
-    let store = std::env::temp_dir().join(format!(
-        "glomers-broadcast-e2e-{name}-{}",
-        std::process::id()
-    ));
-    let out = Command::new(&sim)
-        .args(["test", "-w", "broadcast", "--bin", BIN])
-        .args(args)
-        .arg("--store")
-        .arg(&store)
-        .env_remove("GLOMERS_CONFIG")
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("spawn glomers-sim");
-    let report = String::from_utf8_lossy(&out.stdout);
-    let results = find_results(&store).unwrap_or_else(|| {
-        panic!(
-            "{name}: no results.json under {}\n{report}\n{}",
-            store.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    let text = std::fs::read_to_string(&results).unwrap();
-    let results: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{name}: the bench says the run is not valid\n{report}"
-    );
+    let run = common::run_bench(name, &[&["-w", "broadcast"], args].concat(), &[])?;
+    let report = &run.report;
+    let results = run.valid_results();
     assert_eq!(results["valid"], json!(true), "{name}\n{report}");
     let w = &results["workload"];
     assert_eq!(w["valid"], json!(true), "{name}\n{report}");
@@ -223,28 +108,12 @@ fn run_bench(name: &str, args: &[&str]) -> Option<Value> {
     );
     println!(
         "{name}: msgs-per-op {:.2}, stable latency median {} ms, max {} ms",
-        results["net"]["servers"]["msgs_per_op"]
-            .as_f64()
-            .unwrap_or(f64::NAN),
+        common::servers_msgs_per_op(&results),
         w["stable_latencies"]["0.5"],
         w["stable_latencies"]["1"]
     );
-    let _ = std::fs::remove_dir_all(&store);
+    run.remove_store();
     Some(results)
-}
-
-fn find_results(dir: &Path) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if let Some(found) = find_results(&path) {
-                return Some(found);
-            }
-        } else if path.file_name().is_some_and(|n| n == "results.json") {
-            return Some(path);
-        }
-    }
-    None
 }
 
 #[test]

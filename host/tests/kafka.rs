@@ -8,117 +8,34 @@
 //!   `target/release`; if it is not built, or does not run the kafka workload yet, those
 //!   tests print a note and pass without running.
 
-use std::cell::RefCell;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
+use common::Host;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_glomers-host");
-
-/// A running host with a reader thread turning its stdout into JSON values.
-struct Host {
-    child: std::process::Child,
-    stdin: Option<std::process::ChildStdin>,
-    lines: mpsc::Receiver<Value>,
-    held: RefCell<Vec<Value>>,
+/// Starts the host with `preset` as node n0 of the cluster n0, n1.
+fn start(preset: &str) -> Host {
+    let mut h = Host::start(preset, &[]);
+    h.init("n0", &["n0", "n1"]);
+    h
 }
 
-impl Host {
-    fn start(preset: &str) -> Host {
-        let mut child = Command::new(BIN)
-            .arg(preset)
-            .env_remove("GLOMERS_CONFIG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .current_dir(std::env::temp_dir())
-            .spawn()
-            .expect("spawn glomers-host");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-                if tx.send(v).is_err() {
-                    return;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        let mut h = Host {
-            child,
-            stdin,
-            lines,
-            held: RefCell::new(Vec::new()),
-        };
-        h.send(
-            "c0",
-            "n0",
-            json!({"type": "init", "msg_id": 1, "node_id": "n0", "node_ids": ["n0", "n1"]}),
-        );
-        assert_eq!(h.next_to("c0")["body"]["type"], "init_ok");
-        h
-    }
-
-    fn send(&mut self, src: &str, dest: &str, body: Value) {
-        let line = json!({"src": src, "dest": dest, "body": body}).to_string();
-        let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(line.as_bytes()).unwrap();
-        stdin.write_all(b"\n").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// The next message the host writes to `dest` (others are kept for later calls).
-    /// Fails after 5 s.
-    fn next_to(&self, dest: &str) -> Value {
-        let mut held = self.held.borrow_mut();
-        if let Some(i) = held.iter().position(|m| m["dest"] == dest) {
-            return held.remove(i);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let m = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no message to {dest} within 5 s; others: {held:?}"));
-            if m["dest"] == dest {
-                return m;
-            }
-            held.push(m);
-        }
-    }
-
-    /// Sends a client request and returns the reply body.
-    fn call(&mut self, msg_id: u64, mut body: Value) -> Value {
-        body["msg_id"] = json!(msg_id);
-        self.send("c1", "n0", body);
-        let reply = self.next_to("c1")["body"].clone();
-        assert_eq!(reply["in_reply_to"], msg_id);
-        reply
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Sends a client request from c1 and returns the reply body.
+fn call(h: &mut Host, msg_id: u64, mut body: Value) -> Value {
+    body["msg_id"] = json!(msg_id);
+    h.send("c1", "n0", body);
+    let reply = h.next_to("c1")["body"].clone();
+    assert_eq!(reply["in_reply_to"], msg_id);
+    reply
 }
 
 #[test]
 fn replicated_mode_shows_messages_once_the_peer_promised() {
-    let mut h = Host::start("kafka-5c.toml");
-    let r = h.call(2, json!({"type": "send", "key": "k", "msg": 11}));
+    let mut h = start("kafka-5c.toml");
+    let r = call(&mut h, 2, json!({"type": "send", "key": "k", "msg": 11}));
     // Clock 1, 2 nodes, index 0.
     assert_eq!(r, json!({"type": "send_ok", "in_reply_to": 2, "offset": 2}));
-    let r = h.call(3, json!({"type": "poll", "offsets": {"k": 0}}));
+    let r = call(&mut h, 3, json!({"type": "poll", "offsets": {"k": 0}}));
     assert_eq!(r, json!({"type": "poll_ok", "in_reply_to": 3, "msgs": {}}));
     let batch = h.next_to("n1")["body"].clone();
     assert_eq!(batch["type"], "kafka_repl");
@@ -132,14 +49,23 @@ fn replicated_mode_shows_messages_once_the_peer_promised() {
         json!({"type": "kafka_repl_ok", "in_reply_to": batch["msg_id"],
                "applied": 1, "end": 0, "clock": 1}),
     );
-    let r = h.call(4, json!({"type": "poll", "offsets": {"k": 0, "other": 0}}));
+    let r = call(
+        &mut h,
+        4,
+        json!({"type": "poll", "offsets": {"k": 0, "other": 0}}),
+    );
     assert_eq!(
         r,
         json!({"type": "poll_ok", "in_reply_to": 4, "msgs": {"k": [[2, 11]]}})
     );
-    let r = h.call(5, json!({"type": "commit_offsets", "offsets": {"k": 2}}));
+    let r = call(
+        &mut h,
+        5,
+        json!({"type": "commit_offsets", "offsets": {"k": 2}}),
+    );
     assert_eq!(r, json!({"type": "commit_offsets_ok", "in_reply_to": 5}));
-    let r = h.call(
+    let r = call(
+        &mut h,
         6,
         json!({"type": "list_committed_offsets", "keys": ["k", "x"]}),
     );
@@ -151,7 +77,7 @@ fn replicated_mode_shows_messages_once_the_peer_promised() {
 
 #[test]
 fn lin_kv_mode_claims_dense_slots_with_create_only_cas() {
-    let mut h = Host::start("kafka.toml");
+    let mut h = start("kafka.toml");
     h.send(
         "c1",
         "n0",
@@ -182,79 +108,45 @@ fn lin_kv_mode_claims_dense_slots_with_create_only_cas() {
         json!({"type": "send_ok", "in_reply_to": 2, "offset": 1})
     );
     // Offset 0 is unknown here, so nothing is pollable from 0 yet (no skipping).
-    let r = h.call(3, json!({"type": "poll", "offsets": {"k": 0}}));
+    let r = call(&mut h, 3, json!({"type": "poll", "offsets": {"k": 0}}));
     assert_eq!(r["msgs"], json!({}));
-}
-
-/// The bench binary, if built: next to the host binary, else in target/release.
-fn bench() -> Option<PathBuf> {
-    let host = Path::new(BIN);
-    let here = host.with_file_name("glomers-sim");
-    if here.is_file() {
-        return Some(here);
-    }
-    let release = host.parent()?.parent()?.join("release").join("glomers-sim");
-    release.is_file().then_some(release)
-}
-
-fn find_results(dir: &Path) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if let Some(found) = find_results(&path) {
-                return Some(found);
-            }
-        } else if path.file_name().is_some_and(|n| n == "results.json") {
-            return Some(path);
-        }
-    }
-    None
 }
 
 /// Runs `glomers-sim test -w kafka` with `args`; checks validity and returns
 /// results.json, or None (after a note) when the bench cannot run kafka.
 fn run_bench(name: &str, args: &[&str]) -> Option<Value> {
-    let Some(sim) = bench() else {
-        eprintln!("note: {name} skipped: glomers-sim is not built");
-        return None;
-    };
-    let store =
-        std::env::temp_dir().join(format!("glomers-kafka-e2e-{name}-{}", std::process::id()));
-    let out = Command::new(&sim)
-        .args(["test", "-w", "kafka", "--bin", BIN])
-        .args(["--concurrency", "2n", "--rate", "1000", "--time-limit", "4"])
-        .args(["--recovery-time", "2", "--store"])
-        .arg(&store)
-        .args(args)
-        .env_remove("GLOMERS_CONFIG")
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("spawn glomers-sim");
-    let report = String::from_utf8_lossy(&out.stdout);
-    let errors = String::from_utf8_lossy(&out.stderr);
-    if errors.contains("not supported yet") {
+    let common_args = [
+        "-w",
+        "kafka",
+        "--concurrency",
+        "2n",
+        "--rate",
+        "1000",
+        "--time-limit",
+        "4",
+        "--recovery-time",
+        "2",
+    ];
+    let run = common::run_bench(name, &[&common_args[..], args].concat(), &[])?;
+    if run.errors.contains("not supported yet") {
         eprintln!("note: {name} skipped: this glomers-sim does not run the kafka workload yet");
         return None;
     }
-    let results = find_results(&store)
-        .unwrap_or_else(|| panic!("{name}: no results.json\n{report}\n{errors}"));
-    let results: Value = serde_json::from_str(&std::fs::read_to_string(results).unwrap()).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{name}: not valid\n{report}");
+    let results = run.valid_results();
     assert_eq!(
         results["workload"]["valid"],
         json!(true),
-        "{name}\n{report}"
+        "{name}\n{}",
+        run.report
     );
     println!(
         "{name}: servers msgs-per-op {:.3}, availability {:.4}",
-        results["net"]["servers"]["msgs_per_op"]
-            .as_f64()
-            .unwrap_or(f64::NAN),
+        common::servers_msgs_per_op(&results),
         results["availability"]["ok_fraction"]
             .as_f64()
             .unwrap_or(f64::NAN)
     );
-    let _ = std::fs::remove_dir_all(&store);
+    run.remove_store();
     Some(results)
 }
 

@@ -1,25 +1,20 @@
 //! End-to-end: spawn the built `glomers-host`, pipe messages through it and check every
 //! line it writes.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
 use std::time::Duration;
 
+use common::Host;
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_glomers-host");
 
 /// Runs the host on `input` (lines), returns (exit code, stdout lines as JSON, stderr).
 fn run(args: &[&str], envs: &[(&str, &str)], input: &[String]) -> (i32, Vec<Value>, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
+    let mut child = common::host_command(args)
         .envs(envs.iter().copied())
-        .env_remove("GLOMERS_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .current_dir(std::env::temp_dir())
         .spawn()
         .expect("spawn glomers-host");
     let mut stdin = child.stdin.take().unwrap();
@@ -112,42 +107,19 @@ fn init_echo_generate_and_bad_lines_each_get_the_right_answer() {
 
 #[test]
 fn a_lone_message_is_answered_without_waiting_for_more_input() {
-    let mut child = Command::new(BIN)
-        .env_remove("GLOMERS_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    stdin
-        .write_all(format!("{}\n", init("n0", &["n0"])).as_bytes())
-        .unwrap();
-    stdin.flush().unwrap();
+    let mut h = Host::spawn(&[], &[]);
+    h.send_line(&init("n0", &["n0"]));
     // stdin stays open: the reply must come anyway. (A generous bound, not a speed test.)
-    let line = rx
-        .recv_timeout(Duration::from_secs(10))
+    let line = h
+        .next(Duration::from_secs(10))
         .expect("init_ok while stdin is open");
-    assert!(line.contains("init_ok"));
-    stdin
-        .write_all(format!("{}\n", req(2, json!({"type": "echo", "echo": 1}))).as_bytes())
-        .unwrap();
-    stdin.flush().unwrap();
-    let line = rx
-        .recv_timeout(Duration::from_secs(10))
+    assert_eq!(line["body"]["type"], "init_ok", "{line}");
+    h.send_line(&req(2, json!({"type": "echo", "echo": 1})));
+    let line = h
+        .next(Duration::from_secs(10))
         .expect("echo_ok while stdin is open");
-    assert!(line.contains("echo_ok"));
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    assert_eq!(line["body"]["type"], "echo_ok", "{line}");
+    assert!(h.finish().success());
 }
 
 #[test]

@@ -5,18 +5,15 @@
 //! commands also run through it with short time limits; otherwise those tests print why
 //! they were skipped.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_glomers-host");
 
 /// A generous bound for a reply that should come at once (not a speed assertion).
 const REPLY_WITHIN: Duration = Duration::from_secs(10);
@@ -42,13 +39,8 @@ impl Cluster {
         let mut children = Vec::new();
         let mut stdins = Vec::new();
         for idx in 0..count {
-            let mut child = Command::new(BIN)
-                .args(args)
-                .env_remove("GLOMERS_CONFIG")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
+            let mut child = common::host_command(args)
                 .stderr(Stdio::null())
-                .current_dir(std::env::temp_dir())
                 .spawn()
                 .expect("spawn glomers-host");
             stdins.push(child.stdin.take().unwrap());
@@ -253,56 +245,27 @@ fn two_nodes_converge_after_a_partition_heals() {
 
 // ---------------------------------------------------------------- through the bench
 
-static BENCH: Mutex<()> = Mutex::new(());
-static RUNS: AtomicUsize = AtomicUsize::new(0);
-
-/// The bench binary next to the host binary, if it was built.
-fn bench_binary() -> Option<PathBuf> {
-    let dir = PathBuf::from(BIN).parent()?.to_path_buf();
-    let candidates = [dir.join("glomers-sim"), dir.parent()?.join("glomers-sim")];
-    candidates.into_iter().find(|p| p.is_file())
-}
-
-/// Runs one challenge command through the bench; `None` (with a note) when the bench is
-/// missing or does not know the workload yet.
-fn run_bench(flags: &str) -> Option<Value> {
-    let Some(sim) = bench_binary() else {
-        eprintln!("skipped: glomers-sim is not built next to {BIN}");
-        return None;
-    };
-    // One bench run at a time: each runs several nodes at --rate 1000.
-    let _one_at_a_time = BENCH.lock().unwrap_or_else(|p| p.into_inner());
-    let store = std::env::temp_dir().join(format!(
-        "glomers-txn-e2e-{}-{}",
-        std::process::id(),
-        RUNS.fetch_add(1, Ordering::SeqCst)
-    ));
-    let out = Command::new(&sim)
-        .arg("test")
-        .args(["--bin", BIN, "txn.toml"])
-        .args(flags.split_whitespace())
-        .current_dir(std::env::temp_dir())
-        .arg("--store")
-        .arg(&store)
-        .output()
-        .expect("run glomers-sim");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if out.status.code() == Some(254) {
-        eprintln!(
-            "skipped: the bench refused the command (no txn-rw-register yet?): {stderr}{stdout}"
-        );
-        return None;
-    }
-    let results = std::fs::read_to_string(store.join("latest/results.json"))
-        .unwrap_or_else(|e| panic!("no results.json ({e}); bench said: {stdout}{stderr}"));
-    Some(serde_json::from_str(&results).expect("results.json is JSON"))
-}
-
+/// Runs one challenge command through the bench and checks that it is valid and every
+/// transaction succeeded; skipped (with a note) when the bench is missing or does not
+/// know the workload yet.
 fn assert_valid_and_available(flags: &str) {
-    let Some(results) = run_bench(flags) else {
+    let args: Vec<&str> = ["txn.toml"]
+        .into_iter()
+        .chain(flags.split_whitespace())
+        .collect();
+    // One bench run at a time: each runs several nodes at --rate 1000.
+    let _one_at_a_time = common::one_bench_at_a_time();
+    let Some(run) = common::run_bench(flags, &args, &[]) else {
         return;
     };
+    if run.code == Some(254) {
+        eprintln!(
+            "skipped: the bench refused the command (no txn-rw-register yet?): {}{}",
+            run.errors, run.report
+        );
+        return;
+    }
+    let results = run.results();
     assert_eq!(results["valid"], json!(true), "{flags}: {results:#}");
     assert_eq!(
         results["availability"]["ok_fraction"].as_f64(),
@@ -311,6 +274,7 @@ fn assert_valid_and_available(flags: &str) {
     );
     let per_op = &results["net"]["servers"]["msgs_per_op"];
     eprintln!("{flags}: servers msgs-per-op {per_op}");
+    run.remove_store();
 }
 
 const COMMON: &str = "-w txn-rw-register --time-limit 5 --rate 1000";
