@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use glomers_runtime::{ConfigError, Ctx, Handler, HandlerSpec, Result, Section};
+use glomers_runtime::{ConfigError, Handler, HandlerSpec, Section};
 use serde::{Deserialize, Serialize};
 
 pub mod crdt;
@@ -123,39 +123,7 @@ pub(crate) struct ReadOk {
     pub(crate) value: i64,
 }
 
-/// A client waiting for a reply that is sent later (after a batch is stored).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Waiter {
-    /// The client's id.
-    pub(crate) dest: String,
-    /// The request's msg_id (`None`: the client expects no reply).
-    pub(crate) msg_id: Option<u64>,
-}
-
-/// A reply body with its `in_reply_to`, for answers sent after the request's handler
-/// call returned (the core only fills `in_reply_to` for immediate replies).
-#[derive(Serialize)]
-struct Deferred<'a, B: Serialize> {
-    in_reply_to: u64,
-    #[serde(flatten)]
-    body: &'a B,
-}
-
-impl Waiter {
-    /// Sends `body` to the waiting client as the reply to its request.
-    pub(crate) fn answer<B: Serialize>(&self, ctx: &mut Ctx, body: &B) -> Result<()> {
-        match self.msg_id {
-            Some(id) => ctx.send(
-                &self.dest,
-                &Deferred {
-                    in_reply_to: id,
-                    body,
-                },
-            ),
-            None => Ok(()),
-        }
-    }
-}
+pub(crate) use glomers_runtime::Waiter;
 
 /// Settings of the `seq-kv` mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

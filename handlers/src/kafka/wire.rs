@@ -5,8 +5,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use glomers_runtime::message::ErrorBody;
-use glomers_runtime::{Ctx, Error, Result};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -239,43 +237,7 @@ impl ReplOk {
     }
 }
 
-/// A client waiting for a reply sent after its request's handler call returned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Waiter {
-    /// The client's id.
-    pub dest: String,
-    /// The request's msg_id (`None`: no reply expected).
-    pub msg_id: Option<u64>,
-}
-
-/// A body with its `in_reply_to` (the core fills it only for immediate replies).
-#[derive(Serialize)]
-struct Deferred<'a, B: Serialize> {
-    in_reply_to: u64,
-    #[serde(flatten)]
-    body: &'a B,
-}
-
-impl Waiter {
-    /// Sends `body` as the reply to the waiting request.
-    pub fn answer<B: Serialize>(&self, ctx: &mut Ctx, body: &B) -> Result<()> {
-        match self.msg_id {
-            Some(id) => ctx.send(
-                &self.dest,
-                &Deferred {
-                    in_reply_to: id,
-                    body,
-                },
-            ),
-            None => Ok(()),
-        }
-    }
-
-    /// Sends an error reply to the waiting request.
-    pub fn fail(&self, ctx: &mut Ctx, err: &Error) -> Result<()> {
-        self.answer(ctx, &ErrorBody::new(err))
-    }
-}
+pub use glomers_runtime::Waiter;
 
 #[cfg(test)]
 mod tests {

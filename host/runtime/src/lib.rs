@@ -28,6 +28,6 @@ pub use error::{Error, ErrorCode, Result};
 pub use handler::{Handler, RpcOutcome};
 pub use inventory;
 pub use message::Message;
-pub use node::{Ctx, NodeInfo};
+pub use node::{Ctx, NodeInfo, Waiter};
 pub use registry::HandlerSpec;
 pub use timers::TimerId;

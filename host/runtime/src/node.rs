@@ -205,6 +205,40 @@ impl Ctx<'_> {
     }
 }
 
+/// A request to answer later, after the handler call that received it has returned
+/// (e.g. once a service confirmed a write). Keep it in the handler's state and call
+/// [`Waiter::answer`] or [`Waiter::fail`] when the outcome is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiter {
+    /// The requester's id.
+    pub dest: String,
+    /// The request's msg_id (`None`: the requester expects no reply).
+    pub msg_id: Option<u64>,
+}
+
+impl Waiter {
+    /// The requester of `msg`.
+    pub fn of(msg: &Message) -> Waiter {
+        Waiter {
+            dest: msg.src.to_string(),
+            msg_id: msg.msg_id,
+        }
+    }
+
+    /// Sends `body` as the reply to the request (nothing if it had no msg_id).
+    pub fn answer<B: Serialize>(&self, ctx: &mut Ctx, body: &B) -> Result<()> {
+        match self.msg_id {
+            Some(id) => ctx.core.write(&self.dest, None, Some(id), body),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends an error reply to the request (nothing if it had no msg_id).
+    pub fn fail(&self, ctx: &mut Ctx, err: &Error) -> Result<()> {
+        self.answer(ctx, &ErrorBody::new(err))
+    }
+}
+
 /// How a handler call ended.
 enum CallEnd {
     Done,

@@ -283,3 +283,46 @@ fn replies_carry_only_type_in_reply_to_and_fields() {
     keys.sort();
     assert_eq!(keys, ["body", "dest", "src"]);
 }
+
+/// Answers each request 10 ms later, through a stored [`Waiter`].
+#[derive(Default)]
+struct Later {
+    waiting: Vec<crate::node::Waiter>,
+}
+
+impl Handler for Later {
+    fn on_message(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
+        self.waiting.push(crate::node::Waiter::of(msg));
+        ctx.set_timer(ms(10), 0);
+        Ok(())
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx, _token: u64) -> Result<()> {
+        for (i, w) in self.waiting.drain(..).enumerate() {
+            if i == 0 {
+                w.answer(ctx, &Out::DoOk { n: 1 })?;
+            } else {
+                w.fail(ctx, &Error::new(crate::ErrorCode::ABORT, "later"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn waiters_answer_after_the_call_returned_with_in_reply_to() {
+    let mut n = TestNode::with("later", &["do"], Later::default());
+    n.init("n0", &["n0"]);
+    assert!(n.request("c1", json!({"type":"do","msg_id":4})).is_empty());
+    assert!(n.request("c2", json!({"type":"do","msg_id":5})).is_empty());
+    assert!(n.request("n1", json!({"type":"do"})).is_empty());
+    let out = n.advance(ms(10));
+    assert_eq!(
+        out,
+        vec![
+            json!({"src":"n0","dest":"c1","body":{"type":"do_ok","in_reply_to":4,"n":1}}),
+            json!({"src":"n0","dest":"c2","body":{"type":"error","in_reply_to":5,"code":14,"text":"later"}}),
+        ],
+        "no reply for the request without msg_id"
+    );
+}
