@@ -249,6 +249,14 @@ impl NodeProc {
             .unwrap_or_default()
     }
 
+    /// The node process's peak resident set size so far, in KiB (`VmHWM` in
+    /// `/proc/<pid>/status`), while it runs. For a wrapper script this is the wrapper's
+    /// own figure, not its children's. `None` where /proc is unavailable.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        parse_vm_hwm(&status)
+    }
+
     /// SIGKILLs the node's whole process group and reaps it; waits briefly for the
     /// stderr logger to flush.
     pub fn kill(&mut self) {
@@ -271,6 +279,12 @@ impl NodeProc {
     }
 }
 
+/// The `VmHWM` line of a `/proc/<pid>/status` text, in KiB.
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Describes an exit status for people ("exit code 3", "killed by signal 9").
 pub fn describe_status(st: &ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
@@ -278,5 +292,16 @@ pub fn describe_status(st: &ExitStatus) -> String {
         (Some(c), _) => format!("exit code {c}"),
         (None, Some(s)) => format!("killed by signal {s}"),
         _ => "unknown exit status".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vm_hwm_is_read_in_kib() {
+        let status =
+            "Name:\tglomers-host\nVmPeak:\t  10000 kB\nVmHWM:\t    4321 kB\nVmRSS:\t 4000 kB\n";
+        assert_eq!(super::parse_vm_hwm(status), Some(4321));
+        assert_eq!(super::parse_vm_hwm("Name:\tx\n"), None);
     }
 }

@@ -186,6 +186,11 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
         result
     };
     let outcome = body();
+    // Read each node's peak memory before the kill takes its /proc entry away.
+    let node_memory: serde_json::Map<String, Value> = procs
+        .iter()
+        .map(|p| (p.id.clone(), json!({ "peak_rss_kib": p.peak_rss_kib() })))
+        .collect();
     for p in &mut procs {
         p.kill();
     }
@@ -239,6 +244,8 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
         let _ = results::link_latest(&dir, &plan.store);
         return crashed(Some(dir), crash, opts);
     };
+    let mut analysis = analysis;
+    analysis.json["node_memory"] = Value::Object(node_memory);
     if let Err(e) = results::write_results(&dir, &plan.store, &analysis.json) {
         eprintln!("glomers-sim: could not write results.json: {e}");
     }

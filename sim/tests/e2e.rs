@@ -41,6 +41,15 @@ fn correct_echo_is_valid() {
         res["net"]["clients"]["msg_count"].as_u64().unwrap(),
         4 + 2 * invokes
     );
+    // Each node's peak memory is read before the kill (a Python node uses a few MB).
+    for n in ["n0", "n1"] {
+        let kib = res["node_memory"][n]["peak_rss_kib"].as_u64();
+        assert!(
+            kib.is_some_and(|k| k > 1000),
+            "{n}: {:?}",
+            res["node_memory"]
+        );
+    }
     let history = r.jsonl("history.jsonl");
     assert_eq!(history.len() as u64, 2 * invokes);
     assert_eq!(history[0]["type"], "invoke");
