@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, Visitor};
+use serde::Deserializer;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -98,110 +98,44 @@ struct Envelope<'a> {
     body: &'a RawValue,
 }
 
+/// The body fields the core needs, kept raw so a field of the wrong JSON type is
+/// reported (and a reply still addressed) instead of failing the whole parse.
 #[derive(Deserialize)]
 struct Header<'a> {
-    #[serde(rename = "type", borrow, default)]
-    msg_type: Option<Lenient<Cow<'a, str>>>,
-    #[serde(default)]
-    msg_id: Option<Lenient<u64>>,
-    #[serde(default)]
-    in_reply_to: Option<Lenient<u64>>,
+    #[serde(rename = "type", borrow, default, deserialize_with = "present")]
+    msg_type: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    msg_id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    in_reply_to: Option<&'a RawValue>,
 }
 
-/// A field that may hold the wrong JSON type; we want to know instead of failing the parse.
-enum Lenient<T> {
-    Good(T),
-    Bad(&'static str),
+/// A field that is present, even as `null` (plain `Option` would read `null` as absent).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
-impl<T> Lenient<T> {
-    fn into_result(self, field: &str) -> Result<T, String> {
-        match self {
-            Lenient::Good(v) => Ok(v),
-            Lenient::Bad(found) => Err(format!("`{field}` must be {found}")),
-        }
-    }
+/// Reads a raw JSON value that must be a non-negative integer.
+fn raw_u64(raw: &RawValue, field: &str) -> Result<u64, String> {
+    let text = raw.get();
+    text.parse().map_err(|_| {
+        let found = match text.as_bytes().first() {
+            Some(b'"') => "an integer, not a string",
+            Some(b't' | b'f') => "an integer, not a boolean",
+            Some(b'n') => "an integer, not null",
+            Some(b'[') => "an integer, not an array",
+            Some(b'{') => "an integer, not an object",
+            _ if text.contains(['.', 'e', 'E']) => "an integer, not a float",
+            Some(b'-') => "a non-negative integer",
+            _ => "an integer below 2^64",
+        };
+        format!("`{field}` must be {found}")
+    })
 }
 
-impl<'de> Deserialize<'de> for Lenient<u64> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Lenient<u64>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("anything")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Lenient::Good(v))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Lenient::Bad("a non-negative integer"))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Lenient::Bad("an integer, not a float"))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Lenient::Bad("an integer, not a string"))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Lenient::Bad("an integer, not a boolean"))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Lenient::Bad("an integer, not null"))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-                while a.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Lenient::Bad("an integer, not an array"))
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Lenient::Bad("an integer, not an object"))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Lenient<Cow<'a, str>> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Lenient<Cow<'a, str>>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("anything")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Lenient::Good(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Lenient::Good(Cow::Owned(v.to_owned())))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Lenient::Bad("a string"))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Lenient::Bad("a string"))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Lenient::Bad("a string"))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Lenient::Bad("a string"))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Lenient::Bad("a string"))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-                while a.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Lenient::Bad("a string"))
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Lenient::Bad("a string"))
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
+/// Reads a raw JSON value that must be a string, borrowing it when it has no escapes.
+fn raw_str<'a>(raw: &'a RawValue, field: &str) -> Result<Cow<'a, str>, String> {
+    serde_json::from_str(raw.get()).map_err(|_| format!("`{field}` must be a string"))
 }
 
 /// Parses one input line (without its newline).
@@ -220,17 +154,17 @@ pub fn parse_line(line: &[u8]) -> Result<Message<'_>, ParseError> {
         Ok(h) => h,
         Err(e) => return Err(bad_body(None, format!("body is not a JSON object: {e}"))),
     };
-    let msg_id = match header.msg_id.map(|m| m.into_result("msg_id")).transpose() {
+    let msg_id = match header.msg_id.map(|m| raw_u64(m, "msg_id")).transpose() {
         Ok(id) => id,
         Err(reason) => return Err(bad_body(None, reason)),
     };
     let in_reply_to = header
         .in_reply_to
-        .map(|m| m.into_result("in_reply_to"))
+        .map(|m| raw_u64(m, "in_reply_to"))
         .transpose()
         .map_err(|reason| bad_body(msg_id, reason))?;
     let msg_type = match header.msg_type {
-        Some(t) => t.into_result("type").map_err(|r| bad_body(msg_id, r))?,
+        Some(t) => raw_str(t, "type").map_err(|r| bad_body(msg_id, r))?,
         None => return Err(bad_body(msg_id, "body has no `type`".to_string())),
     };
     Ok(Message {
@@ -391,6 +325,25 @@ mod tests {
         );
         let e = parse_line(br#"{"src":"c1","dest":"n0","body":[1]}"#).unwrap_err();
         assert!(matches!(e, ParseError::Body { msg_id: None, .. }));
+    }
+
+    #[test]
+    fn null_fields_are_wrong_types_not_absent() {
+        let e =
+            parse_line(br#"{"src":"c1","dest":"n0","body":{"type":null,"msg_id":4}}"#).unwrap_err();
+        assert!(
+            matches!(e, ParseError::Body { msg_id: Some(4), ref reason, .. } if reason == "`type` must be a string")
+        );
+        let e = parse_line(br#"{"src":"c1","dest":"n0","body":{"type":"x","msg_id":null}}"#)
+            .unwrap_err();
+        assert!(
+            matches!(e, ParseError::Body { msg_id: None, ref reason, .. } if reason == "`msg_id` must be an integer, not null")
+        );
+        let e = parse_line(br#"{"src":"c1","dest":"n0","body":{"type":"x","in_reply_to":-1}}"#)
+            .unwrap_err();
+        assert!(
+            matches!(e, ParseError::Body { ref reason, .. } if reason == "`in_reply_to` must be a non-negative integer")
+        );
     }
 
     #[test]
