@@ -22,20 +22,55 @@ pub mod wire;
 mod tests;
 
 use glomers_runtime::{
-    ConfigError, Ctx, Error, Handler, HandlerSpec, Message, Result, Section, TimerId,
+    ConfigError, Ctx, Error, Family, Handler, HandlerSpec, Never, Result, Section, Sender, TimerId,
 };
+use serde::{Deserialize, Serialize};
 use slog::debug;
 
-use gossip::{Gossip, Outbox};
+use gossip::Gossip;
 use layout::{topology_indices, Layout};
+use range_set::Values;
 use settings::Settings;
-use wire::{Ack, BroadcastRequest, GossipIn, GossipOut, ReadOk, TopologyRequest, GOSSIP};
+use wire::{GossipIn, TopologyRequest};
 
-/// Message types this family answers.
-pub const MESSAGE_TYPES: &[&str] = &["broadcast", "read", "topology", GOSSIP];
+/// The messages this family answers: the client RPCs and its own gossip.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BroadcastMsg {
+    /// `broadcast {message}`: a value to spread (Maelstrom sends unique non-negative
+    /// integers).
+    Broadcast {
+        /// The value.
+        message: u64,
+    },
+    /// `read`: every value this node knows.
+    Read,
+    /// `topology {topology}`: Maelstrom's suggested neighbours.
+    Topology(TopologyRequest),
+    /// Node-to-node deltas and summaries (see [`wire`]).
+    #[serde(rename = "bcast_gossip")]
+    Gossip(GossipIn),
+}
 
-const FLUSH: u64 = 1;
-const TICK: u64 = 2;
+/// Replies to clients, with exactly the fields the workload allows. (Variant names are
+/// the wire types, hence the shared `Ok`.)
+#[allow(clippy::enum_variant_names)]
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum BroadcastReply<'a> {
+    BroadcastOk,
+    ReadOk { messages: Values<'a> },
+    TopologyOk,
+}
+
+/// What a broadcast timer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BroadcastTimer {
+    /// Send the values batched since the last flush.
+    Flush,
+    /// The periodic anti-entropy check.
+    AntiEntropy,
+}
 
 /// The broadcast handler: settings until `init`, then the gossip state.
 pub struct Broadcast {
@@ -55,29 +90,19 @@ impl Broadcast {
     }
 
     /// Flushes now or arms the flush timer if values wait and no flush is planned.
-    fn schedule(&mut self, ctx: &mut Ctx) -> Result<()> {
+    fn schedule(&mut self, ctx: &mut Ctx<Self>) {
         let Some(g) = self.gossip.as_mut() else {
-            return Ok(());
+            return;
         };
         if !g.flush_pending() || self.flush_timer.is_some() {
-            return Ok(());
+            return;
         }
         let wait = g.batch();
         if wait.is_zero() {
-            g.flush(&mut CtxOutbox(ctx))
+            g.flush(ctx);
         } else {
-            self.flush_timer = Some(ctx.set_timer(wait, FLUSH));
-            Ok(())
+            self.flush_timer = Some(ctx.set_timer(wait, BroadcastTimer::Flush));
         }
-    }
-}
-
-/// Lets the state machine write through the node's context.
-struct CtxOutbox<'a, 'b>(&'a mut Ctx<'b>);
-
-impl Outbox for CtxOutbox<'_, '_> {
-    fn send(&mut self, to: &str, body: &GossipOut) -> Result<()> {
-        self.0.send(to, body)
     }
 }
 
@@ -86,95 +111,77 @@ fn not_ready() -> Error {
 }
 
 impl Handler for Broadcast {
-    fn on_init(&mut self, ctx: &mut Ctx) -> Result<()> {
+    type Msg<'a> = BroadcastMsg;
+    type Timer = BroadcastTimer;
+    type Rpc = Never;
+
+    fn on_init(&mut self, ctx: &mut Ctx<Self>) -> Result<()> {
         let gossip = Gossip::new(self.settings.clone(), ctx.node_id(), ctx.node_ids());
         debug!(ctx.log(), "broadcast overlay";
             "neighbours" => format!("{:?}", gossip.plan().neighbours), "relays" => gossip.plan().relays);
         self.gossip = Some(gossip);
         if let Some(period) = self.settings.anti_entropy {
-            ctx.set_interval(period, TICK);
+            ctx.set_interval(period, BroadcastTimer::AntiEntropy);
         }
         Ok(())
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, from: Sender, msg: BroadcastMsg) -> Result<()> {
         let g = self.gossip.as_mut().ok_or_else(not_ready)?;
-        match msg.msg_type.as_ref() {
-            "broadcast" => {
-                let req: BroadcastRequest = msg.parse()?;
-                ctx.reply(
-                    msg,
-                    &Ack {
-                        msg_type: "broadcast_ok",
-                    },
-                )?;
-                g.add_own(req.message, ctx.now());
+        match msg {
+            BroadcastMsg::Broadcast { message } => {
+                ctx.reply(&from, &BroadcastReply::BroadcastOk);
+                g.add_own(message, ctx.now());
             }
-            "read" => {
-                return ctx.reply(
-                    msg,
-                    &ReadOk {
-                        msg_type: "read_ok",
-                        messages: g.known().as_values(),
-                    },
-                );
+            BroadcastMsg::Read => {
+                let messages = g.known().as_values();
+                ctx.reply(&from, &BroadcastReply::ReadOk { messages });
+                return Ok(());
             }
-            "topology" => {
+            BroadcastMsg::Topology(req) => {
                 if self.settings.layout == Layout::Maelstrom {
-                    let req: TopologyRequest = msg.parse()?;
                     if let Some(list) = topology_indices(&req.topology, g.node_id(), g.node_ids()) {
                         g.set_topology(list);
                     }
                 }
-                ctx.reply(
-                    msg,
-                    &Ack {
-                        msg_type: "topology_ok",
-                    },
-                )?;
+                ctx.reply(&from, &BroadcastReply::TopologyOk);
             }
-            GOSSIP => {
-                let body: GossipIn = msg.parse()?;
+            BroadcastMsg::Gossip(body) => {
                 let now = ctx.now();
-                if !g.on_gossip(&msg.src, &body, now, &mut CtxOutbox(ctx))? {
-                    debug!(ctx.log(), "ignoring gossip from a non-node"; "src" => msg.src.as_ref());
+                if !g.on_gossip(from.id(), &body, now, ctx) {
+                    debug!(ctx.log(), "ignoring gossip from a non-node"; "src" => from.id());
                 }
             }
-            other => {
-                return Err(Error::not_supported(format!(
-                    "broadcast does not answer `{other}`"
-                )))
-            }
         }
-        self.schedule(ctx)
+        self.schedule(ctx);
+        Ok(())
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx, token: u64) -> Result<()> {
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: BroadcastTimer) -> Result<()> {
         let g = self.gossip.as_mut().ok_or_else(not_ready)?;
-        match token {
-            FLUSH => {
+        match timer {
+            BroadcastTimer::Flush => {
                 self.flush_timer = None;
-                g.flush(&mut CtxOutbox(ctx))?;
+                g.flush(ctx);
             }
-            TICK => {
+            BroadcastTimer::AntiEntropy => {
                 let now = ctx.now();
-                g.tick(now, &mut CtxOutbox(ctx))?;
+                g.tick(now, ctx);
             }
-            _ => {}
         }
-        self.schedule(ctx)
+        self.schedule(ctx);
+        Ok(())
     }
 }
 
-fn build(s: &mut Section) -> std::result::Result<Box<dyn Handler>, ConfigError> {
-    Ok(Box::new(Broadcast::new(Settings::from_section(s)?)))
+fn build(s: &mut Section) -> std::result::Result<Family, ConfigError> {
+    Ok(Family::new(Broadcast::new(Settings::from_section(s)?)))
 }
 
 glomers_runtime::inventory::submit! {
     HandlerSpec {
         family: "broadcast",
         summary: "challenges 3a-3e: broadcast over a configurable overlay with batching and anti-entropy",
-        message_types: MESSAGE_TYPES,
         build,
     }
 }

@@ -1,47 +1,60 @@
 //! Challenge 1: answer `echo` with `echo_ok` carrying the same `echo` value.
+//!
+//! The message enum is externally tagged (no `tag` attribute): the runtime supplies the
+//! variant from `type`, so the `echo` value is borrowed straight from the input line as
+//! raw JSON and written back without being parsed into a tree.
 
-use glomers_runtime::{ConfigError, Ctx, Handler, HandlerSpec, Message, Result, Section};
+use glomers_runtime::{
+    ConfigError, Ctx, Family, Handler, HandlerSpec, Never, Result, Section, Sender,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 /// Echoes requests back. Stateless.
 pub struct Echo;
 
+/// The messages echo answers.
 #[derive(Deserialize)]
-struct EchoRequest<'a> {
+#[serde(rename_all = "snake_case")]
+pub enum EchoMsg<'a> {
+    /// `echo {echo}`: any JSON value.
+    Echo(#[serde(borrow)] EchoRequest<'a>),
+}
+
+/// The body of an `echo` request.
+#[derive(Deserialize)]
+pub struct EchoRequest<'a> {
+    /// The value to send back, verbatim.
     #[serde(borrow)]
-    echo: &'a RawValue,
+    pub echo: &'a RawValue,
 }
 
 #[derive(Serialize)]
-struct EchoOk<'a> {
-    #[serde(rename = "type")]
-    msg_type: &'static str,
-    echo: &'a RawValue,
+#[serde(tag = "type", rename_all = "snake_case")]
+enum EchoReply<'a> {
+    EchoOk { echo: &'a RawValue },
 }
 
 impl Handler for Echo {
-    fn on_message(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
-        let req: EchoRequest = msg.parse()?;
-        ctx.reply(
-            msg,
-            &EchoOk {
-                msg_type: "echo_ok",
-                echo: req.echo,
-            },
-        )
+    type Msg<'a> = EchoMsg<'a>;
+    type Timer = Never;
+    type Rpc = Never;
+
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, from: Sender, msg: EchoMsg) -> Result<()> {
+        let EchoMsg::Echo(req) = msg;
+        ctx.reply(&from, &EchoReply::EchoOk { echo: req.echo });
+        Ok(())
     }
 }
 
-fn build(_: &mut Section) -> std::result::Result<Box<dyn Handler>, ConfigError> {
-    Ok(Box::new(Echo))
+fn build(_: &mut Section) -> std::result::Result<Family, ConfigError> {
+    Ok(Family::new(Echo))
 }
 
 glomers_runtime::inventory::submit! {
     HandlerSpec {
         family: "echo",
         summary: "challenge 1: echo requests back",
-        message_types: &["echo"],
         build,
     }
 }
@@ -54,7 +67,7 @@ mod tests {
 
     #[test]
     fn echoes_any_json_value_verbatim() {
-        let mut n = TestNode::with("echo", &["echo"], Echo);
+        let mut n = TestNode::with("echo", Echo);
         n.init("n0", &["n0"]);
         for value in [
             json!("Please echo 35"),
@@ -72,7 +85,7 @@ mod tests {
 
     #[test]
     fn missing_echo_field_is_malformed() {
-        let mut n = TestNode::with("echo", &["echo"], Echo);
+        let mut n = TestNode::with("echo", Echo);
         n.init("n0", &["n0"]);
         let out = n.request("c1", json!({"type": "echo", "msg_id": 2}));
         assert_eq!(out[0]["body"]["code"], 12);

@@ -18,6 +18,11 @@ pub mod generate;
 pub mod kafka;
 pub mod txn;
 
+#[cfg(test)]
+mod determinism;
+#[cfg(test)]
+pub(crate) mod test_cluster;
+
 /// Referenced by the host binary so the linker keeps this crate (and with it every
 /// family's registration) even though nothing else in it is called by name.
 pub fn link() {}

@@ -59,18 +59,42 @@ mod sync;
 
 use std::time::Duration;
 
-use glomers_runtime::{ConfigError, Ctx, Handler, HandlerSpec, Message, Result, Section};
+use glomers_runtime::{
+    ConfigError, Ctx, Family, Handler, HandlerSpec, Never, Result, Section, Sender,
+};
 use serde::{Deserialize, Serialize};
 use slog::debug;
 
 use ops::MicroOp;
 use store::Store;
-use sync::{node_index, Replicator, SyncIn, SyncSettings, SYNC};
+use sync::{node_index, Replicator, SyncIn, SyncSettings};
 
-/// The message types this family answers.
-pub const MESSAGE_TYPES: &[&str] = &["txn", SYNC];
+/// The messages this family answers.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TxnMsg {
+    /// `txn {txn}`: a transaction of `["r", k, null]` and `["w", k, v]` micro-ops.
+    Txn {
+        /// The micro-ops, in order.
+        txn: Vec<MicroOp>,
+    },
+    /// Replication between nodes (see [`sync`]).
+    #[serde(rename = "txn_sync")]
+    Sync(SyncIn),
+}
 
-const ROUND: u64 = 1;
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum TxnReply {
+    TxnOk { txn: Vec<MicroOp> },
+}
+
+/// What a txn timer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnTimer {
+    /// A replication round.
+    Round,
+}
 
 /// Settings of the txn family (the `[txn]` config section).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,18 +122,6 @@ pub struct Txn {
     replicator: Option<Replicator>,
 }
 
-#[derive(Deserialize)]
-struct TxnRequest {
-    txn: Vec<MicroOp>,
-}
-
-#[derive(Serialize)]
-struct TxnOk {
-    #[serde(rename = "type")]
-    msg_type: &'static str,
-    txn: Vec<MicroOp>,
-}
-
 impl Txn {
     /// A handler with the given settings and an empty replica.
     pub fn new(settings: TxnSettings) -> Txn {
@@ -121,50 +133,35 @@ impl Txn {
         }
     }
 
-    fn run_txn(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
-        let req: TxnRequest = msg.parse()?;
-        let run = ops::execute(req.txn, &self.store);
+    fn run_txn(&mut self, ctx: &mut Ctx<Self>, from: &Sender, txn: Vec<MicroOp>) {
+        let run = ops::execute(txn, &self.store);
         self.store.commit_local(self.me, run.writes);
-        ctx.reply(
-            msg,
-            &TxnOk {
-                msg_type: "txn_ok",
-                txn: run.completed,
-            },
-        )
+        ctx.reply(from, &TxnReply::TxnOk { txn: run.completed });
     }
 
-    fn merge(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
-        let body: SyncIn = msg.parse()?;
+    fn merge(&mut self, ctx: &mut Ctx<Self>, from: &Sender, body: SyncIn) {
         let now = ctx.now();
         let Some(replicator) = self.replicator.as_mut() else {
-            return Ok(());
+            return;
         };
         let (upto, count) = (body.upto, body.writes.len());
-        match replicator.receive(&msg.src, body, &mut self.store, now) {
+        match replicator.receive(from.id(), body, &mut self.store, now) {
             Some(changed) if count > 0 => debug!(ctx.log(), "merged replication";
-                "from" => msg.src.as_ref(), "upto" => upto, "writes" => count, "changed" => changed),
+                "from" => from.id(), "upto" => upto, "writes" => count, "changed" => changed),
             Some(_) => {}
             None => {
-                debug!(ctx.log(), "ignoring txn_sync from a non-peer"; "src" => msg.src.as_ref())
+                debug!(ctx.log(), "ignoring txn_sync from a non-peer"; "src" => from.id())
             }
         }
-        Ok(())
-    }
-
-    fn round(&mut self, ctx: &mut Ctx) -> Result<()> {
-        let Some(replicator) = self.replicator.as_mut() else {
-            return Ok(());
-        };
-        for out in replicator.round(&self.store, ctx.now()) {
-            ctx.send(&out.dest, &out.body)?;
-        }
-        Ok(())
     }
 }
 
 impl Handler for Txn {
-    fn on_init(&mut self, ctx: &mut Ctx) -> Result<()> {
+    type Msg<'a> = TxnMsg;
+    type Timer = TxnTimer;
+    type Rpc = Never;
+
+    fn on_init(&mut self, ctx: &mut Ctx<Self>) -> Result<()> {
         let ids = ctx.node_ids().to_vec();
         self.me = node_index(ctx.node_id(), &ids);
         let sync = SyncSettings {
@@ -174,29 +171,30 @@ impl Handler for Txn {
         if !replicator.is_alone() {
             // The first round is one interval away, and it only sends once clients have
             // written something, by which time every peer has answered `init`.
-            ctx.set_interval(self.settings.sync_interval, ROUND);
+            ctx.set_interval(self.settings.sync_interval, TxnTimer::Round);
             self.replicator = Some(replicator);
         }
         Ok(())
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
-        if msg.msg_type == SYNC {
-            self.merge(ctx, msg)
-        } else {
-            self.run_txn(ctx, msg)
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, from: Sender, msg: TxnMsg) -> Result<()> {
+        match msg {
+            TxnMsg::Txn { txn } => self.run_txn(ctx, &from, txn),
+            TxnMsg::Sync(body) => self.merge(ctx, &from, body),
         }
+        Ok(())
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx, token: u64) -> Result<()> {
-        if token == ROUND {
-            self.round(ctx)?;
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: TxnTimer) -> Result<()> {
+        let TxnTimer::Round = timer;
+        if let Some(replicator) = self.replicator.as_mut() {
+            replicator.round(&self.store, ctx);
         }
         Ok(())
     }
 }
 
-fn build(s: &mut Section) -> std::result::Result<Box<dyn Handler>, ConfigError> {
+fn build(s: &mut Section) -> std::result::Result<Family, ConfigError> {
     let defaults = TxnSettings::default();
     let sync_interval = s.millis(
         "sync_interval_ms",
@@ -208,7 +206,7 @@ fn build(s: &mut Section) -> std::result::Result<Box<dyn Handler>, ConfigError> 
         defaults.quiet_backoff.as_millis() as u64,
         1..=600_000,
     )?;
-    Ok(Box::new(Txn::new(TxnSettings {
+    Ok(Family::new(Txn::new(TxnSettings {
         sync_interval,
         quiet_backoff,
     })))
@@ -218,7 +216,6 @@ glomers_runtime::inventory::submit! {
     HandlerSpec {
         family: "txn",
         summary: "challenges 6a-6c: totally available read-committed transactions (txn + txn_sync)",
-        message_types: MESSAGE_TYPES,
         build,
     }
 }

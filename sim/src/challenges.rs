@@ -9,7 +9,7 @@
 use crate::cli::{ChallengesArgs, Cli, Command};
 use crate::plan::TestPlan;
 use crate::runner::{run_test, RunOptions};
-use crate::workload::{lookup, LookupError};
+use crate::workload::lookup;
 use clap::Parser;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -285,10 +285,6 @@ fn run_one(
     };
     let workload = match lookup(&test_args.workload) {
         Ok(w) => w,
-        Err(LookupError::NotSupported(_)) => {
-            row.verdict = "not supported yet".into();
-            return row;
-        }
         Err(e) => return row.error(e.to_string()),
     };
     let plan = match TestPlan::from_args(&test_args).and_then(|p| {

@@ -1,6 +1,6 @@
 //! The gossip state machine, free of any IO: what a node knows, what each neighbour is
 //! known to have, and what to send when. The handler feeds it client values, incoming
-//! gossip and timer ticks, and hands it an [`Outbox`] to write messages to.
+//! gossip and timer ticks, and it writes its messages into the handler's [`Ctx`].
 //!
 //! - **Deltas.** Every value learned is appended to a log. A flush sends each neighbour
 //!   the log entries since the previous flush that it is not already known to have
@@ -17,18 +17,13 @@
 
 use std::time::Duration;
 
-use glomers_runtime::Result;
+use glomers_runtime::Ctx;
 
 use super::layout::Plan;
 use super::range_set::RangeSet;
 use super::settings::Settings;
 use super::wire::{GossipIn, GossipOut, GOSSIP};
-
-/// Where the state machine writes its messages (the handler's `Ctx` in production).
-pub trait Outbox {
-    /// Sends `body` to node `to`, expecting no reply at the protocol level.
-    fn send(&mut self, to: &str, body: &GossipOut) -> Result<()>;
-}
+use super::Broadcast;
 
 #[derive(Debug, Default, Clone)]
 struct Peer {
@@ -166,10 +161,10 @@ impl Gossip {
         from: &str,
         msg: &GossipIn,
         now: Duration,
-        out: &mut impl Outbox,
-    ) -> Result<bool> {
+        ctx: &mut Ctx<Broadcast>,
+    ) -> bool {
         let Some(p) = self.index_of(from).filter(|&p| p != self.me) else {
-            return Ok(false);
+            return false;
         };
         let mut fresh = false;
         for value in msg.v.iter() {
@@ -191,24 +186,24 @@ impl Gossip {
             let mut missing = std::mem::take(&mut self.set_v);
             self.relevant_missing(p, settled, &mut missing);
             if msg.reply || !missing.is_empty() {
-                self.send(p, &missing, None, msg.reply, false, out)?;
+                self.send(p, &missing, None, msg.reply, false, ctx);
             }
             self.set_v = missing;
         } else if msg.reply {
             // An acknowledged send: confirm what arrived, duplicates included.
             let empty = RangeSet::new();
-            self.send(p, &empty, Some(&msg.v), false, false, out)?;
+            self.send(p, &empty, Some(&msg.v), false, false, ctx);
         }
-        Ok(true)
+        true
     }
 
     /// Sends each neighbour the values learned since the last flush that it may lack.
-    pub fn flush(&mut self, out: &mut impl Outbox) -> Result<()> {
+    pub fn flush(&mut self, ctx: &mut Ctx<Broadcast>) {
         self.unflushed = false;
         let (start, end) = (self.cursor, self.log.len());
         self.cursor = end;
         if start == end {
-            return Ok(());
+            return;
         }
         let mut v = std::mem::take(&mut self.set_v);
         for n in 0..self.plan.neighbours.len() {
@@ -224,26 +219,24 @@ impl Gossip {
                 continue;
             }
             v.assign_from(&mut self.buf);
-            self.send(p, &v, None, false, self.settings.acks, out)?;
+            self.send(p, &v, None, false, self.settings.acks, ctx);
         }
         self.set_v = v;
-        Ok(())
     }
 
     /// The anti-entropy check: for each neighbour, resend values older than `retry_after`
     /// that it has not confirmed, with our set and a request to answer.
-    pub fn tick(&mut self, now: Duration, out: &mut impl Outbox) -> Result<()> {
+    pub fn tick(&mut self, now: Duration, ctx: &mut Ctx<Broadcast>) {
         let settled = self.settled_prefix(self.settings.retry_after, now);
         let mut doubt = std::mem::take(&mut self.set_v);
         for n in 0..self.plan.neighbours.len() {
             let p = self.plan.neighbours[n];
             self.relevant_missing(p, settled, &mut doubt);
             if !doubt.is_empty() {
-                self.send(p, &doubt, None, true, true, out)?;
+                self.send(p, &doubt, None, true, true, ctx);
             }
         }
         self.set_v = doubt;
-        Ok(())
     }
 
     /// Length of the log prefix learned at least `age` ago and already flushed.
@@ -278,8 +271,8 @@ impl Gossip {
         extra_got: Option<&RangeSet>,
         with_have: bool,
         reply: bool,
-        out: &mut impl Outbox,
-    ) -> Result<()> {
+        ctx: &mut Ctx<Broadcast>,
+    ) {
         let state = &mut self.peers[peer];
         self.buf.clear();
         for &x in &self.log[state.told..] {
@@ -300,9 +293,8 @@ impl Gossip {
             have: with_have.then_some(&self.known),
             reply,
         };
-        let sent = out.send(&self.names[peer], &body);
+        ctx.send(&self.names[peer], &body);
         self.set_got = got;
-        sent
     }
 }
 
@@ -310,18 +302,27 @@ impl Gossip {
 mod tests {
     use super::*;
     use crate::broadcast::layout::Layout;
+    use glomers_runtime::testkit::Sandbox;
 
     /// Collects what the state machine sends, as (destination, JSON body).
-    #[derive(Default)]
-    struct Collect(Vec<(String, serde_json::Value)>);
+    struct Collect {
+        sandbox: Sandbox<Broadcast>,
+        sent: Vec<(String, serde_json::Value)>,
+    }
 
-    impl Outbox for Collect {
-        fn send(&mut self, to: &str, body: &GossipOut) -> Result<()> {
-            let json = serde_json::to_value(body).map_err(|e| {
-                glomers_runtime::Error::crash(format!("test outbox could not encode: {e}"))
-            })?;
-            self.0.push((to.to_string(), json));
-            Ok(())
+    impl Default for Collect {
+        fn default() -> Self {
+            Collect {
+                sandbox: Sandbox::new("n0", &["n0", "n1", "n2", "n3", "n4"]),
+                sent: Vec::new(),
+            }
+        }
+    }
+
+    impl Collect {
+        fn run(&mut self, f: impl FnOnce(&mut Ctx<Broadcast>)) {
+            let sent = self.sandbox.messages(f);
+            self.sent.extend(sent);
         }
     }
 
@@ -350,11 +351,12 @@ mod tests {
         let mut now = Duration::ZERO;
         for v in 0..300u64 {
             let from = format!("n{}", 1 + v % 4);
-            g.on_gossip(&from, &gossip(&[v], None, false), now, &mut out)
-                .unwrap();
+            out.run(|ctx| {
+                g.on_gossip(&from, &gossip(&[v], None, false), now, ctx);
+            });
             now += Duration::from_millis(10);
         }
-        g.flush(&mut out).unwrap();
+        out.run(|ctx| g.flush(ctx));
         let footprint = |g: &Gossip| {
             (
                 g.log.len(),
@@ -369,13 +371,14 @@ mod tests {
         // Every leaf confirms everything once: its confirmed set collapses to one range.
         for leaf in 1..5 {
             let all: Vec<u64> = (0..300).collect();
-            g.on_gossip(
-                &format!("n{leaf}"),
-                &gossip(&[], Some(&all), false),
-                now,
-                &mut out,
-            )
-            .unwrap();
+            out.run(|ctx| {
+                g.on_gossip(
+                    &format!("n{leaf}"),
+                    &gossip(&[], Some(&all), false),
+                    now,
+                    ctx,
+                );
+            });
         }
         let before = footprint(&g);
         assert_eq!(before.0, 300);
@@ -385,12 +388,13 @@ mod tests {
         for i in 0..5000u64 {
             let from = format!("n{}", 1 + i % 4);
             let v = i % 300;
-            g.on_gossip(&from, &gossip(&[v], Some(&[v]), i % 2 == 0), now, &mut out)
-                .unwrap();
+            out.run(|ctx| {
+                g.on_gossip(&from, &gossip(&[v], Some(&[v]), i % 2 == 0), now, ctx);
+            });
             if i % 100 == 0 {
                 now += Duration::from_secs(1);
-                g.tick(now, &mut out).unwrap();
-                g.flush(&mut out).unwrap();
+                out.run(|ctx| g.tick(now, ctx));
+                out.run(|ctx| g.flush(ctx));
             }
         }
         assert_eq!(footprint(&g), before);
@@ -400,21 +404,18 @@ mod tests {
     fn anti_entropy_request_is_answered_with_the_missing_values_and_our_set() {
         let mut g = hub();
         let mut out = Collect::default();
-        g.on_gossip(
-            "n1",
-            &gossip(&[1, 2, 3], None, false),
-            Duration::ZERO,
-            &mut out,
-        )
-        .unwrap();
-        g.flush(&mut out).unwrap();
-        out.0.clear();
+        out.run(|ctx| {
+            g.on_gossip("n1", &gossip(&[1, 2, 3], None, false), Duration::ZERO, ctx);
+        });
+        out.run(|ctx| g.flush(ctx));
+        out.sent.clear();
         // Long after, n2 says it only has 2 and asks for an answer.
         let later = Duration::from_secs(10);
-        g.on_gossip("n2", &gossip(&[], Some(&[2, 9]), true), later, &mut out)
-            .unwrap();
-        assert_eq!(out.0.len(), 1);
-        let (to, body) = &out.0[0];
+        out.run(|ctx| {
+            g.on_gossip("n2", &gossip(&[], Some(&[2, 9]), true), later, ctx);
+        });
+        assert_eq!(out.sent.len(), 1);
+        let (to, body) = &out.sent[0];
         assert_eq!(to, "n2");
         assert_eq!(body["v"], serde_json::json!([1, 3]));
         assert_eq!(body["have"], serde_json::json!([[1, 3]]));
@@ -423,13 +424,15 @@ mod tests {
             "an answer never asks for another"
         );
         // Values learned just now are not pushed yet: they may still be on their way.
-        out.0.clear();
-        g.on_gossip("n3", &gossip(&[20], None, false), later, &mut out)
-            .unwrap();
-        g.flush(&mut out).unwrap();
-        out.0.clear();
-        g.on_gossip("n4", &gossip(&[], Some(&[1, 2, 3]), false), later, &mut out)
-            .unwrap();
-        assert!(out.0.is_empty(), "{:?}", out.0);
+        out.sent.clear();
+        out.run(|ctx| {
+            g.on_gossip("n3", &gossip(&[20], None, false), later, ctx);
+        });
+        out.run(|ctx| g.flush(ctx));
+        out.sent.clear();
+        out.run(|ctx| {
+            g.on_gossip("n4", &gossip(&[], Some(&[1, 2, 3]), false), later, ctx);
+        });
+        assert!(out.sent.is_empty(), "{:?}", out.sent);
     }
 }

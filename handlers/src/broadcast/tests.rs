@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::layout::Layout;
 use super::settings::Settings;
-use super::{Broadcast, MESSAGE_TYPES};
+use super::Broadcast;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -20,7 +20,7 @@ fn ms(n: u64) -> Duration {
 }
 
 fn node(settings: Settings) -> TestNode {
-    TestNode::with("broadcast", MESSAGE_TYPES, Broadcast::new(settings))
+    TestNode::with("broadcast", Broadcast::new(settings))
 }
 
 fn settings(text: &str) -> Settings {
@@ -363,35 +363,6 @@ fn settings_reject_bad_values() {
             Settings::from_section(&mut section).is_err(),
             "{bad} should be rejected"
         );
-    }
-}
-
-#[test]
-fn default_toml_documents_the_built_in_defaults() {
-    let config =
-        Config::parse("default.toml", include_str!("../../../config/default.toml")).unwrap();
-    let mut section = config.section("broadcast");
-    assert_eq!(
-        Settings::from_section(&mut section).unwrap(),
-        Settings::default()
-    );
-}
-
-#[test]
-fn every_preset_parses() {
-    for text in [
-        include_str!("../../../config/default.toml"),
-        include_str!("../../../config/broadcast.toml"),
-        include_str!("../../../config/broadcast-3d.toml"),
-        include_str!("../../../config/broadcast-3e.toml"),
-    ] {
-        let config = Config::parse("preset", text).unwrap();
-        let mut section = config.section("broadcast");
-        Settings::from_section(&mut section).unwrap();
-        section.finish().unwrap();
-        let mut node = config.section("node");
-        let handlers = node.strings("handlers", &[]).unwrap();
-        assert!(handlers.iter().any(|h| h == "broadcast"), "{handlers:?}");
     }
 }
 

@@ -1,5 +1,5 @@
-//! Message bodies: the client RPCs (`broadcast`, `read`, `topology` and their replies,
-//! exactly the fields the workload allows) and our node-to-node `bcast_gossip`.
+//! Message bodies: `topology`'s map and our node-to-node `bcast_gossip` (the other client
+//! messages are fields of the family's message enum).
 //!
 //! `bcast_gossip` fields (every one optional on the wire):
 //! - `v`: values for the receiver (a delta, never the whole set);
@@ -13,41 +13,16 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::range_set::{RangeSet, Values};
+use super::range_set::RangeSet;
 
 /// The internal message type of this family.
 pub const GOSSIP: &str = "bcast_gossip";
-
-/// `broadcast` request.
-#[derive(Deserialize)]
-pub struct BroadcastRequest {
-    /// The value to spread (Maelstrom sends unique non-negative integers).
-    pub message: u64,
-}
 
 /// `topology` request.
 #[derive(Deserialize)]
 pub struct TopologyRequest {
     /// Neighbours of every node.
     pub topology: HashMap<String, Vec<String>>,
-}
-
-/// A reply that carries only its type (`broadcast_ok`, `topology_ok`).
-#[derive(Serialize)]
-pub struct Ack {
-    /// The reply type.
-    #[serde(rename = "type")]
-    pub msg_type: &'static str,
-}
-
-/// `read_ok`: every value this node knows, as a flat JSON array of integers.
-#[derive(Serialize)]
-pub struct ReadOk<'a> {
-    /// Always "read_ok".
-    #[serde(rename = "type")]
-    pub msg_type: &'static str,
-    /// The values, ascending.
-    pub messages: Values<'a>,
 }
 
 /// An outgoing `bcast_gossip`, borrowing the sets it carries.

@@ -18,23 +18,54 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use glomers_runtime::{Ctx, Error, Handler, Message, Result, RpcOutcome};
+use glomers_runtime::{Ctx, Handler, Result, RpcOutcome, Sender};
 use serde::{Deserialize, Serialize};
 
-use super::{AddRequest, Contribution, CrdtSettings, ReadOk, ADD_OK};
-
-/// Token of the periodic gossip timer.
-const TICK: u64 = 0;
+use super::{Contribution, CounterReply, CrdtSettings};
 
 /// A whole vector: node id → contribution.
 pub type Vector = BTreeMap<String, Contribution>;
 
-#[derive(Serialize, Deserialize)]
-struct Gossip {
-    #[serde(rename = "type")]
-    msg_type: String,
+/// The messages of the crdt mode.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CrdtMsg {
+    /// `add {delta}`.
+    Add {
+        /// The amount (negative for a pn-counter).
+        delta: i64,
+    },
+    /// `read`: the counter's value.
+    Read,
+    /// A peer's vector; answered with ours (`counter_gossip_ok`).
+    CounterGossip {
+        /// The peer's vector.
+        counts: Vector,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum GossipOut<'a> {
+    CounterGossip { counts: &'a Vector },
+    CounterGossipOk { counts: &'a Vector },
+}
+
+#[derive(Deserialize)]
+struct GossipOk {
     counts: Vector,
 }
+
+/// What the crdt mode's timer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// Push the vector to peers that may lack part of it.
+    Gossip,
+}
+
+/// What a crdt RPC is for: a push to this peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push(pub String);
 
 /// Merges `from` into `into`; true if `into` changed.
 fn merge(into: &mut Vector, from: &Vector) -> bool {
@@ -62,10 +93,8 @@ pub struct CrdtCounter {
     counts: Vector,
     /// Per peer, a lower bound of what it knows.
     known: HashMap<String, Vector>,
-    /// Pushes awaiting an answer: token → peer.
-    pushes: HashMap<u64, String>,
+    /// Peers with a push in flight.
     busy: HashSet<String>,
-    next_token: u64,
 }
 
 impl CrdtCounter {
@@ -75,9 +104,7 @@ impl CrdtCounter {
             settings,
             counts: Vector::new(),
             known: HashMap::new(),
-            pushes: HashMap::new(),
             busy: HashSet::new(),
-            next_token: 1,
         }
     }
 
@@ -93,7 +120,7 @@ impl CrdtCounter {
         merge(self.known.entry(peer.to_string()).or_default(), counts);
     }
 
-    fn gossip(&mut self, ctx: &mut Ctx) -> Result<()> {
+    fn gossip(&mut self, ctx: &mut Ctx<Self>) {
         let peers: Vec<String> = ctx.peers().map(str::to_string).collect();
         for peer in peers {
             if self.busy.contains(&peer) {
@@ -106,85 +133,80 @@ impl CrdtCounter {
             {
                 continue;
             }
-            let token = self.next_token;
-            self.next_token += 1;
-            let body = Gossip {
-                msg_type: "counter_gossip".into(),
-                counts: self.counts.clone(),
+            let body = GossipOut::CounterGossip {
+                counts: &self.counts,
             };
-            ctx.rpc(&peer, &body, self.settings.gossip_timeout, token)?;
-            self.pushes.insert(token, peer.clone());
+            ctx.rpc(
+                &peer,
+                &body,
+                self.settings.gossip_timeout,
+                Push(peer.clone()),
+            );
             self.busy.insert(peer);
         }
-        Ok(())
     }
 }
 
 impl Handler for CrdtCounter {
-    fn on_init(&mut self, ctx: &mut Ctx) -> Result<()> {
-        ctx.set_interval(self.settings.gossip_every, TICK);
+    type Msg<'a> = CrdtMsg;
+    type Timer = Timer;
+    type Rpc = Push;
+
+    fn on_init(&mut self, ctx: &mut Ctx<Self>) -> Result<()> {
+        ctx.set_interval(self.settings.gossip_every, Timer::Gossip);
         Ok(())
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
-        match msg.msg_type.as_ref() {
-            "add" => {
-                let req: AddRequest = msg.parse()?;
-                if req.delta != 0 {
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, from: Sender, msg: CrdtMsg) -> Result<()> {
+        match msg {
+            CrdtMsg::Add { delta } => {
+                if delta != 0 {
                     let me = ctx.node_id().to_string();
                     let slot = self.counts.entry(me).or_default();
-                    *slot = slot.plus(req.delta);
+                    *slot = slot.plus(delta);
                 }
-                ctx.reply(msg, &ADD_OK)
+                ctx.reply(&from, &CounterReply::AddOk);
             }
-            "read" => ctx.reply(
-                msg,
-                &ReadOk {
-                    msg_type: "read_ok",
-                    value: self.value(),
-                },
-            ),
-            "counter_gossip" => {
-                let g: Gossip = msg.parse()?;
-                self.learn(&msg.src, &g.counts);
+            CrdtMsg::Read => {
+                let value = self.value();
+                ctx.reply(&from, &CounterReply::ReadOk { value });
+            }
+            CrdtMsg::CounterGossip { counts } => {
+                self.learn(from.id(), &counts);
                 ctx.reply(
-                    msg,
-                    &Gossip {
-                        msg_type: "counter_gossip_ok".into(),
-                        counts: self.counts.clone(),
+                    &from,
+                    &GossipOut::CounterGossipOk {
+                        counts: &self.counts,
                     },
-                )
+                );
             }
-            other => Err(Error::not_supported(format!(
-                "`{other}` is not handled by the counter's crdt mode"
-            ))),
         }
+        Ok(())
     }
 
-    fn on_rpc(&mut self, _ctx: &mut Ctx, token: u64, outcome: RpcOutcome) -> Result<()> {
-        let Some(peer) = self.pushes.remove(&token) else {
-            return Ok(());
-        };
+    fn on_rpc(&mut self, _ctx: &mut Ctx<Self>, push: Push, end: RpcOutcome) -> Result<()> {
+        let Push(peer) = push;
         self.busy.remove(&peer);
-        if let RpcOutcome::Reply(msg) = outcome {
+        if let RpcOutcome::Reply(msg) = end {
             if msg.msg_type == "counter_gossip_ok" {
-                let g: Gossip = msg.parse()?;
+                let g: GossipOk = msg.parse()?;
                 self.learn(&peer, &g.counts);
             }
         }
         Ok(())
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx, _token: u64) -> Result<()> {
-        self.gossip(ctx)
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: Timer) -> Result<()> {
+        let Timer::Gossip = timer;
+        self.gossip(ctx);
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::counter::testnet::{is_node_to_node, Fate, Net, Rng};
-    use crate::counter::MESSAGE_TYPES;
+    use crate::test_cluster::{is_node_to_node, Fate, Net, Rng};
     use glomers_runtime::testkit::TestNode;
     use serde_json::json;
     use std::time::Duration;
@@ -193,11 +215,7 @@ mod tests {
 
     fn cluster(n: usize, seed: u64) -> Net {
         Net::new(n, seed, || {
-            TestNode::with(
-                "counter",
-                MESSAGE_TYPES,
-                CrdtCounter::new(CrdtSettings::default()),
-            )
+            TestNode::with("counter", CrdtCounter::new(CrdtSettings::default()))
         })
     }
 

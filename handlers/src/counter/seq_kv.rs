@@ -22,7 +22,8 @@
 //! the state is always evaluated against the newest version, and only this node writes
 //! the key, so it normally succeeds first time. When the outcome is in doubt (a timeout,
 //! or a precondition failure), the node *pins* itself to the newest state by writing a
-//! unique value to its scratch key `counter-pin/<n>` (a state change, so seq-kv moves
+//! unique value (the runtime's per-process nonce and a counter) to its scratch key
+//! `counter-pin/<n>` (a state change, so seq-kv moves
 //! the node to its newest version) and then reads its own key, which is now fresh: if a
 //! timed-out cas did land, the key holds exactly the batch's target and the batch is
 //! acknowledged; otherwise the cas is retried from the value read. Values only grow, so
@@ -40,36 +41,49 @@
 //! Cost per add batch: one cas (2 messages); per refresh: `2 × (nodes − 1)` messages plus
 //! 2 when a pin is needed.
 
-use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use glomers_runtime::services::{Kv, KvResult, SEQ_KV};
-use glomers_runtime::{Ctx, Error, Handler, Message, Result, RpcOutcome};
-use serde::Serialize;
+use glomers_runtime::{Ctx, Handler, Result, RpcOutcome, Sender, Waiter};
+use serde::{Deserialize, Serialize};
 
-use super::{AddRequest, Contribution, ReadOk, SeqKvSettings, Waiter, ADD_OK};
+use super::{Contribution, CounterReply, SeqKvSettings};
 
-/// Token of the periodic tick timer (refreshes).
-const TICK: u64 = 0;
-/// Token of the one-shot timer that writes the next batch.
-const FLUSH: u64 = 1;
+/// The messages of the seq-kv mode: only the client's.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SeqKvMsg {
+    /// `add {delta}`.
+    Add {
+        /// The amount (negative for a pn-counter).
+        delta: i64,
+    },
+    /// `read`: the counter's value.
+    Read,
+}
 
-/// The process start time in nanoseconds since the Unix epoch, used to make pin values
-/// unique across restarts of a node.
-pub fn process_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or_default()
+/// What a timer of the seq-kv mode is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// The periodic tick that starts refreshes.
+    Tick,
+    /// Write the next batch.
+    Flush,
 }
 
 /// What an outstanding seq-kv request is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Purpose {
+pub enum Purpose {
+    /// The compare-and-set writing a batch.
     BatchCas,
+    /// The write that pins this node to the newest state after a doubtful batch.
     BatchPin,
+    /// Reading our own key after a pin.
     BatchRead,
+    /// The pin before a refresh.
     RefreshPin,
+    /// Reading a peer's key.
     RefreshRead(String),
 }
 
@@ -103,10 +117,7 @@ struct Refresh {
 pub struct SeqKvCounter {
     settings: SeqKvSettings,
     kv: Kv,
-    epoch: u64,
     pin_seq: u64,
-    next_token: u64,
-    rpcs: HashMap<u64, Purpose>,
     own: Option<Contribution>,
     others: BTreeMap<String, Contribution>,
     queued: Vec<Waiter>,
@@ -132,15 +143,12 @@ pub fn pin_key(node: &str) -> String {
 struct PinValue(u64, u64);
 
 impl SeqKvCounter {
-    /// A counter with `settings`; `epoch` makes this process's pin values unique.
-    pub fn new(settings: SeqKvSettings, epoch: u64) -> SeqKvCounter {
+    /// A counter with `settings`.
+    pub fn new(settings: SeqKvSettings) -> SeqKvCounter {
         SeqKvCounter {
             settings,
             kv: Kv::new(SEQ_KV, settings.kv_timeout),
-            epoch,
             pin_seq: 0,
-            next_token: 1,
-            rpcs: HashMap::new(),
             own: None,
             others: BTreeMap::new(),
             queued: Vec::new(),
@@ -167,16 +175,9 @@ impl SeqKvCounter {
             .fold(own, |sum, c| sum.wrapping_add(c.value()))
     }
 
-    fn token(&mut self, purpose: Purpose) -> u64 {
-        let t = self.next_token;
-        self.next_token += 1;
-        self.rpcs.insert(t, purpose);
-        t
-    }
-
-    fn send_cas(&mut self, ctx: &mut Ctx) -> Result<()> {
+    fn send_cas(&mut self, ctx: &mut Ctx<Self>) {
         let Some(batch) = &self.batch else {
-            return Ok(());
+            return;
         };
         let (from, to, create) = (
             batch.from.unwrap_or_default(),
@@ -184,32 +185,27 @@ impl SeqKvCounter {
             batch.from.is_none(),
         );
         let key = contribution_key(ctx.node_id());
-        let token = self.token(Purpose::BatchCas);
-        self.kv.cas(ctx, &key, &from, &to, create, token)?;
-        Ok(())
+        self.kv
+            .cas(ctx, &key, &from, &to, create, Purpose::BatchCas);
     }
 
-    fn send_pin(&mut self, ctx: &mut Ctx, purpose: Purpose) -> Result<()> {
+    fn send_pin(&mut self, ctx: &mut Ctx<Self>, purpose: Purpose) {
         self.pin_seq += 1;
         let key = pin_key(ctx.node_id());
-        let token = self.token(purpose);
-        self.kv
-            .write(ctx, &key, &PinValue(self.epoch, self.pin_seq), token)?;
-        Ok(())
+        let value = PinValue(ctx.nonce(), self.pin_seq);
+        self.kv.write(ctx, &key, &value, purpose);
     }
 
-    fn read_own(&mut self, ctx: &mut Ctx) -> Result<()> {
+    fn read_own(&mut self, ctx: &mut Ctx<Self>) {
         let key = contribution_key(ctx.node_id());
-        let token = self.token(Purpose::BatchRead);
-        self.kv.read(ctx, &key, token)?;
-        Ok(())
+        self.kv.read(ctx, &key, Purpose::BatchRead);
     }
 
     /// Writes the queued adds now if the last batch is done and at least `flush_ms`
     /// old, else makes sure a timer will try again when it is.
-    fn maybe_flush(&mut self, ctx: &mut Ctx) -> Result<()> {
+    fn maybe_flush(&mut self, ctx: &mut Ctx<Self>) {
         if self.batch.is_some() || self.queued.is_empty() {
-            return Ok(());
+            return;
         }
         let due = self
             .last_flush
@@ -217,9 +213,9 @@ impl SeqKvCounter {
         if ctx.now() < due {
             if !self.flush_timer {
                 self.flush_timer = true;
-                ctx.set_timer(due - ctx.now(), FLUSH);
+                ctx.set_timer(due - ctx.now(), Timer::Flush);
             }
-            return Ok(());
+            return;
         }
         self.last_flush = Some(ctx.now());
         let delta = std::mem::take(&mut self.queued_delta);
@@ -232,51 +228,46 @@ impl SeqKvCounter {
             to,
             maybe_applied: false,
         });
-        self.send_cas(ctx)
+        self.send_cas(ctx);
     }
 
     /// The batch is stored: seq-kv holds `stored` for our key.
-    fn complete_batch(&mut self, ctx: &mut Ctx, stored: Contribution) -> Result<()> {
+    fn complete_batch(&mut self, ctx: &mut Ctx<Self>, stored: Contribution) {
         self.own = Some(stored);
         self.refresh.pinned = true;
         // Activity: refresh at the base pace again.
         self.refresh.interval = self.settings.refresh_every;
         self.refresh.due = self.refresh.due.min(ctx.now() + self.refresh.interval);
         if let Some(batch) = self.batch.take() {
-            for w in &batch.waiters {
-                w.answer(ctx, &ADD_OK)?;
+            for w in batch.waiters {
+                ctx.answer(w, &CounterReply::AddOk);
             }
         }
-        self.maybe_flush(ctx)
+        self.maybe_flush(ctx);
     }
 
-    fn on_batch_rpc(
-        &mut self,
-        ctx: &mut Ctx,
-        purpose: Purpose,
-        outcome: &RpcOutcome,
-    ) -> Result<()> {
+    fn on_batch_rpc(&mut self, ctx: &mut Ctx<Self>, purpose: Purpose, outcome: &RpcOutcome) {
         let Some(batch) = self.batch.as_mut() else {
-            return Ok(());
+            return;
         };
         match purpose {
             Purpose::BatchCas => match KvResult::<Contribution>::from_outcome(outcome) {
                 KvResult::Done => {
                     let to = batch.to;
-                    self.complete_batch(ctx, to)
+                    self.complete_batch(ctx, to);
                 }
                 KvResult::PreconditionFailed | KvResult::KeyMissing => {
-                    self.send_pin(ctx, Purpose::BatchPin)
+                    self.send_pin(ctx, Purpose::BatchPin);
                 }
                 _ => {
                     batch.maybe_applied = true;
-                    self.send_pin(ctx, Purpose::BatchPin)
+                    self.send_pin(ctx, Purpose::BatchPin);
                 }
             },
             Purpose::BatchPin => match KvResult::<serde_json::Value>::from_outcome(outcome) {
                 KvResult::Done => {
                     self.refresh.pinned = true;
-                    self.read_own(ctx)
+                    self.read_own(ctx);
                 }
                 _ => self.send_pin(ctx, Purpose::BatchPin),
             },
@@ -294,26 +285,26 @@ impl SeqKvCounter {
                 self.own = stored;
                 batch.from = stored;
                 batch.to = stored.unwrap_or_default() + batch.delta;
-                self.send_cas(ctx)
+                self.send_cas(ctx);
             }
-            _ => Ok(()),
+            Purpose::RefreshPin | Purpose::RefreshRead(_) => {}
         }
     }
 
-    fn maybe_refresh(&mut self, ctx: &mut Ctx) -> Result<()> {
+    fn maybe_refresh(&mut self, ctx: &mut Ctx<Self>) {
         if self.refresh.running || ctx.now() < self.refresh.due {
-            return Ok(());
+            return;
         }
         self.refresh.running = true;
         self.refresh.changed = false;
         if std::mem::take(&mut self.refresh.pinned) {
-            self.read_others(ctx)
+            self.read_others(ctx);
         } else {
-            self.send_pin(ctx, Purpose::RefreshPin)
+            self.send_pin(ctx, Purpose::RefreshPin);
         }
     }
 
-    fn read_others(&mut self, ctx: &mut Ctx) -> Result<()> {
+    fn read_others(&mut self, ctx: &mut Ctx<Self>) {
         let peers: Vec<String> = ctx.peers().map(str::to_string).collect();
         self.refresh.reads_left = peers.len();
         if peers.is_empty() {
@@ -321,13 +312,11 @@ impl SeqKvCounter {
         }
         for peer in peers {
             let key = contribution_key(&peer);
-            let token = self.token(Purpose::RefreshRead(peer));
-            self.kv.read(ctx, &key, token)?;
+            self.kv.read(ctx, &key, Purpose::RefreshRead(peer));
         }
-        Ok(())
     }
 
-    fn finish_refresh(&mut self, ctx: &mut Ctx) -> Result<()> {
+    fn finish_refresh(&mut self, ctx: &mut Ctx<Self>) {
         self.refresh.running = false;
         self.refresh.interval = if self.refresh.changed {
             self.settings.refresh_every
@@ -335,23 +324,14 @@ impl SeqKvCounter {
             (self.refresh.interval * 2).min(self.settings.refresh_max)
         };
         self.refresh.due = ctx.now() + self.refresh.interval;
-        Ok(())
     }
 
-    fn on_refresh_rpc(
-        &mut self,
-        ctx: &mut Ctx,
-        purpose: Purpose,
-        outcome: &RpcOutcome,
-    ) -> Result<()> {
+    fn on_refresh_rpc(&mut self, ctx: &mut Ctx<Self>, purpose: Purpose, outcome: &RpcOutcome) {
         match purpose {
             Purpose::RefreshPin => match KvResult::<serde_json::Value>::from_outcome(outcome) {
                 KvResult::Done => self.read_others(ctx),
-                _ => {
-                    // Try again at the next tick.
-                    self.refresh.running = false;
-                    Ok(())
-                }
+                // Try again at the next tick.
+                _ => self.refresh.running = false,
             },
             Purpose::RefreshRead(peer) => {
                 if let KvResult::Value(c) = KvResult::<Contribution>::from_outcome(outcome) {
@@ -364,69 +344,62 @@ impl SeqKvCounter {
                 }
                 self.refresh.reads_left = self.refresh.reads_left.saturating_sub(1);
                 if self.refresh.reads_left == 0 {
-                    self.finish_refresh(ctx)?;
+                    self.finish_refresh(ctx);
                 }
-                Ok(())
             }
-            _ => Ok(()),
+            Purpose::BatchCas | Purpose::BatchPin | Purpose::BatchRead => {}
         }
     }
 }
 
 impl Handler for SeqKvCounter {
-    fn on_init(&mut self, ctx: &mut Ctx) -> Result<()> {
-        ctx.set_interval(self.settings.flush_every, TICK);
+    type Msg<'a> = SeqKvMsg;
+    type Timer = Timer;
+    type Rpc = Purpose;
+
+    fn on_init(&mut self, ctx: &mut Ctx<Self>) -> Result<()> {
+        ctx.set_interval(self.settings.flush_every, Timer::Tick);
         self.refresh.due = ctx.now() + self.settings.refresh_every;
         Ok(())
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
-        match msg.msg_type.as_ref() {
-            "add" => {
-                let req: AddRequest = msg.parse()?;
-                if req.delta == 0 {
-                    return ctx.reply(msg, &ADD_OK);
-                }
-                self.queued_delta = self.queued_delta.plus(req.delta);
-                self.queued.push(Waiter {
-                    dest: msg.src.to_string(),
-                    msg_id: msg.msg_id,
-                });
-                self.maybe_flush(ctx)
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, from: Sender, msg: SeqKvMsg) -> Result<()> {
+        match msg {
+            SeqKvMsg::Add { delta: 0 } => ctx.reply(&from, &CounterReply::AddOk),
+            SeqKvMsg::Add { delta } => {
+                self.queued_delta = self.queued_delta.plus(delta);
+                self.queued.push(from.defer());
+                self.maybe_flush(ctx);
             }
-            "read" => ctx.reply(
-                msg,
-                &ReadOk {
-                    msg_type: "read_ok",
-                    value: self.value(),
-                },
-            ),
-            other => Err(Error::not_supported(format!(
-                "`{other}` is not used by the counter's seq-kv mode"
-            ))),
+            SeqKvMsg::Read => {
+                let value = self.value();
+                ctx.reply(&from, &CounterReply::ReadOk { value });
+            }
         }
+        Ok(())
     }
 
-    fn on_rpc(&mut self, ctx: &mut Ctx, token: u64, outcome: RpcOutcome) -> Result<()> {
-        let Some(purpose) = self.rpcs.remove(&token) else {
-            return Ok(());
-        };
+    fn on_rpc(&mut self, ctx: &mut Ctx<Self>, purpose: Purpose, end: RpcOutcome) -> Result<()> {
         match purpose {
             Purpose::BatchCas | Purpose::BatchPin | Purpose::BatchRead => {
-                self.on_batch_rpc(ctx, purpose, &outcome)
+                self.on_batch_rpc(ctx, purpose, &end)
             }
             Purpose::RefreshPin | Purpose::RefreshRead(_) => {
-                self.on_refresh_rpc(ctx, purpose, &outcome)
+                self.on_refresh_rpc(ctx, purpose, &end)
             }
         }
+        Ok(())
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx, token: u64) -> Result<()> {
-        if token == FLUSH {
-            self.flush_timer = false;
-            return self.maybe_flush(ctx);
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, timer: Timer) -> Result<()> {
+        match timer {
+            Timer::Flush => {
+                self.flush_timer = false;
+                self.maybe_flush(ctx);
+            }
+            Timer::Tick => self.maybe_refresh(ctx),
         }
-        self.maybe_refresh(ctx)
+        Ok(())
     }
 }
 

@@ -30,12 +30,13 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use glomers_runtime::services::{Kv, KvResult, LIN_KV};
-use glomers_runtime::{Ctx, Error, ErrorCode, Message, Result, RpcOutcome};
+use glomers_runtime::{Ctx, Error, ErrorCode, RpcOutcome, Sender, Waiter};
 use serde_json::value::RawValue;
 
 use super::log::{KeyId, Msg};
-use super::wire::{ListOk, ListRequest, OffsetsRequest, SendOk, SendRequest, Waiter, COMMIT_OK};
-use super::Core;
+use super::replica::Replica;
+use super::wire::{ListOk, ListRequest, OffsetsRequest, SendOk, SendRequest, COMMIT_OK};
+use super::{Kafka, KafkaRpc};
 
 /// Most slots read at once per key when filling a gap.
 const GAP_READS_PER_KEY: u64 = 16;
@@ -112,7 +113,6 @@ struct ListOp {
 /// State of the lin-kv mode.
 pub struct LinKv {
     kv: Kv,
-    stamp_base: u64,
     next_stamp: u64,
     claims: HashMap<KeyId, ClaimKey>,
     busy_keys: BTreeSet<KeyId>,
@@ -122,11 +122,10 @@ pub struct LinKv {
 }
 
 impl LinKv {
-    /// The mode's state; `epoch` makes this process's claim stamps unique.
-    pub fn new(kv_timeout: Duration, epoch: u64) -> LinKv {
+    /// The mode's state.
+    pub fn new(kv_timeout: Duration) -> LinKv {
         LinKv {
             kv: Kv::new(LIN_KV, kv_timeout),
-            stamp_base: epoch,
             next_stamp: 0,
             claims: HashMap::new(),
             busy_keys: BTreeSet::new(),
@@ -137,33 +136,36 @@ impl LinKv {
     }
 
     /// `send`: queue the message for a claim on its key.
-    pub fn on_send(&mut self, core: &mut Core, ctx: &mut Ctx, msg: &Message) -> Result<()> {
-        let req: SendRequest = msg.parse()?;
-        let key = core.logs.intern(&req.key);
+    pub fn on_send(
+        &mut self,
+        replica: &mut Replica,
+        ctx: &mut Ctx<Kafka>,
+        from: &Sender,
+        req: SendRequest,
+    ) {
+        let key = replica.logs.intern(&req.key);
         self.next_stamp += 1;
         let send = PendingSend {
-            waiter: Waiter {
-                dest: msg.src.to_string(),
-                msg_id: msg.msg_id,
-            },
+            waiter: from.defer(),
             msg: Msg::from_raw(req.msg),
-            stamp: self.stamp_base.wrapping_add(self.next_stamp),
-            deadline: ctx.now() + core.settings.send_deadline,
+            // The nonce makes this process's stamps unique among the node's restarts.
+            stamp: ctx.nonce().wrapping_add(self.next_stamp),
+            deadline: ctx.now() + replica.settings.send_deadline,
             slot: 0,
             in_doubt: false,
         };
         self.claims.entry(key).or_default().queue.push_back(send);
         self.busy_keys.insert(key);
-        self.pump(core, ctx, key)
+        self.pump(replica, ctx, key)
     }
 
     /// Starts the claim of `key`'s first queued send, if none is running.
-    fn pump(&mut self, core: &mut Core, ctx: &mut Ctx, key: KeyId) -> Result<()> {
+    fn pump(&mut self, replica: &mut Replica, ctx: &mut Ctx<Kafka>, key: KeyId) {
         let Some(ck) = self.claims.get_mut(&key) else {
-            return Ok(());
+            return;
         };
         if ck.busy {
-            return Ok(());
+            return;
         }
         while let Some(head) = ck.queue.front() {
             if ctx.now() < head.deadline {
@@ -174,13 +176,13 @@ impl LinKv {
                 "could not settle the offset claim in time; the message may or may not be stored",
             );
             if let Some(send) = ck.queue.pop_front() {
-                send.waiter.fail(ctx, &err)?;
+                ctx.answer_error(send.waiter, &err);
             }
         }
-        let entry = core.logs.key(key);
+        let entry = replica.logs.key(key);
         let Some(head) = ck.queue.front_mut() else {
             self.busy_keys.remove(&key);
-            return Ok(());
+            return;
         };
         if !head.in_doubt {
             let known_end = entry.log.last_offset().map_or(0, |o| o + 1);
@@ -189,33 +191,37 @@ impl LinKv {
         let me = ctx.node_id().to_string();
         let value: SlotOut = Some((&me, head.stamp, &head.msg));
         let slot_name = slot_key(head.slot, &entry.name);
-        let token = core.token(super::Purpose::LinKv(Purpose::Claim(key)));
         ck.busy = true;
         let none: SlotOut = None;
-        self.kv
-            .cas(ctx, &slot_name, &none, &value, true, token)
-            .map(|_| ())
+        self.kv.cas(
+            ctx,
+            &slot_name,
+            &none,
+            &value,
+            true,
+            KafkaRpc::LinKv(Purpose::Claim(key)),
+        );
     }
 
     /// The first queued send of `key` got `slot`.
-    fn claimed(&mut self, core: &mut Core, ctx: &mut Ctx, key: KeyId, slot: u64) -> Result<()> {
+    fn claimed(&mut self, replica: &mut Replica, ctx: &mut Ctx<Kafka>, key: KeyId, slot: u64) {
         let Some(ck) = self.claims.get_mut(&key) else {
-            return Ok(());
+            return;
         };
         ck.busy = false;
         let Some(send) = ck.queue.pop_front() else {
-            return Ok(());
+            return;
         };
         ck.next = ck.next.max(slot + 1);
         ck.top = ck.top.max(Some(slot));
-        core.logs.key_mut(key).log.insert(slot, send.msg);
-        core.record_entry(key, slot);
-        send.waiter.answer(ctx, &SendOk::new(slot))?;
-        self.pump(core, ctx, key)
+        replica.logs.key_mut(key).log.insert(slot, send.msg);
+        replica.record_entry(key, slot);
+        ctx.answer(send.waiter, &SendOk::new(slot));
+        self.pump(replica, ctx, key)
     }
 
     /// `slot` of `key` belongs to someone else: move the head send past it.
-    fn taken(&mut self, core: &mut Core, ctx: &mut Ctx, key: KeyId, slot: u64) -> Result<()> {
+    fn taken(&mut self, replica: &mut Replica, ctx: &mut Ctx<Kafka>, key: KeyId, slot: u64) {
         if let Some(ck) = self.claims.get_mut(&key) {
             ck.busy = false;
             ck.next = ck.next.max(slot + 1);
@@ -225,94 +231,98 @@ impl LinKv {
                 head.slot = slot + 1;
             }
         }
-        self.pump(core, ctx, key)
+        self.pump(replica, ctx, key)
     }
 
     fn on_claim(
         &mut self,
-        core: &mut Core,
-        ctx: &mut Ctx,
+        replica: &mut Replica,
+        ctx: &mut Ctx<Kafka>,
         key: KeyId,
         outcome: &RpcOutcome,
-    ) -> Result<()> {
+    ) {
         let Some(ck) = self.claims.get_mut(&key) else {
-            return Ok(());
+            return;
         };
         let Some(head) = ck.queue.front_mut() else {
             ck.busy = false;
-            return Ok(());
+            return;
         };
         let slot = head.slot;
         match KvResult::<serde_json::Value>::from_outcome(outcome) {
-            KvResult::Done => self.claimed(core, ctx, key, slot),
+            KvResult::Done => self.claimed(replica, ctx, key, slot),
             KvResult::PreconditionFailed if head.in_doubt => {
-                let name = slot_key(slot, &core.logs.key(key).name);
-                let token = core.token(super::Purpose::LinKv(Purpose::ClaimCheck(key)));
-                self.kv.read(ctx, &name, token).map(|_| ())
+                let name = slot_key(slot, &replica.logs.key(key).name);
+                self.kv
+                    .read(ctx, &name, KafkaRpc::LinKv(Purpose::ClaimCheck(key)));
             }
-            KvResult::PreconditionFailed => self.taken(core, ctx, key, slot),
+            KvResult::PreconditionFailed => self.taken(replica, ctx, key, slot),
             _ => {
                 // No answer (or an unexpected one): the slot may now hold our message.
                 // Try the same slot again at the next tick.
                 head.in_doubt = true;
                 ck.busy = false;
-                Ok(())
             }
         }
     }
 
     fn on_claim_check(
         &mut self,
-        core: &mut Core,
-        ctx: &mut Ctx,
+        replica: &mut Replica,
+        ctx: &mut Ctx<Kafka>,
         key: KeyId,
         outcome: &RpcOutcome,
-    ) -> Result<()> {
+    ) {
         let Some(ck) = self.claims.get_mut(&key) else {
-            return Ok(());
+            return;
         };
         let Some(head) = ck.queue.front() else {
             ck.busy = false;
-            return Ok(());
+            return;
         };
         let (slot, stamp) = (head.slot, head.stamp);
         match KvResult::<SlotIn>::from_outcome(outcome) {
             KvResult::Value((node, s, raw)) => {
                 if node == ctx.node_id() && s == stamp {
-                    self.claimed(core, ctx, key, slot)
+                    self.claimed(replica, ctx, key, slot)
                 } else {
-                    core.logs.key_mut(key).log.insert(slot, Msg::from_raw(&raw));
-                    self.taken(core, ctx, key, slot)
+                    replica
+                        .logs
+                        .key_mut(key)
+                        .log
+                        .insert(slot, Msg::from_raw(&raw));
+                    self.taken(replica, ctx, key, slot)
                 }
             }
             _ => {
                 // Not settled yet: claim the same slot again (still in doubt) next tick.
                 ck.busy = false;
-                Ok(())
             }
         }
     }
 
     /// `commit_offsets`: raise each key's committed offset in lin-kv.
-    pub fn on_commit(&mut self, core: &mut Core, ctx: &mut Ctx, msg: &Message) -> Result<()> {
-        let req: OffsetsRequest = msg.parse()?;
+    pub fn on_commit(
+        &mut self,
+        replica: &mut Replica,
+        ctx: &mut Ctx<Kafka>,
+        from: &Sender,
+        req: OffsetsRequest,
+    ) {
         let op = self.next_op;
         self.next_op += 1;
         self.commits.insert(
             op,
             CommitOp {
-                waiter: Waiter {
-                    dest: msg.src.to_string(),
-                    msg_id: msg.msg_id,
-                },
+                waiter: from.defer(),
                 remaining: req.offsets.len() + 1,
-                deadline: ctx.now() + core.settings.send_deadline,
+                deadline: ctx.now() + replica.settings.send_deadline,
             },
         );
         for (name, target) in &req.offsets {
-            let key = core.logs.intern(name);
-            let known = core.logs.key(key).committed;
-            self.commit_cas(core, ctx, op, key, known, *target)?;
+            let key = replica.logs.intern(name);
+            let known = replica.logs.key(key).committed;
+            self.commit_cas(replica, ctx, op, key, known, *target);
         }
         // The extra count keeps the op open while its keys were being started.
         self.commit_key_done(ctx, op)
@@ -320,84 +330,85 @@ impl LinKv {
 
     fn commit_cas(
         &mut self,
-        core: &mut Core,
-        ctx: &mut Ctx,
+        replica: &mut Replica,
+        ctx: &mut Ctx<Kafka>,
         op: u64,
         key: KeyId,
         from: Option<u64>,
         target: u64,
-    ) -> Result<()> {
+    ) {
         if from.is_some_and(|c| c >= target) {
             return self.commit_key_done(ctx, op);
         }
-        let name = commit_key(&core.logs.key(key).name);
-        let token = core.token(super::Purpose::LinKv(Purpose::CommitCas {
-            op,
-            key,
-            target,
-        }));
-        self.kv
-            .cas(ctx, &name, &from, &Some(target), from.is_none(), token)
-            .map(|_| ())
+        let name = commit_key(&replica.logs.key(key).name);
+        self.kv.cas(
+            ctx,
+            &name,
+            &from,
+            &Some(target),
+            from.is_none(),
+            KafkaRpc::LinKv(Purpose::CommitCas { op, key, target }),
+        );
     }
 
     fn commit_read(
         &mut self,
-        core: &mut Core,
-        ctx: &mut Ctx,
+        replica: &mut Replica,
+        ctx: &mut Ctx<Kafka>,
         op: u64,
         key: KeyId,
         target: u64,
-    ) -> Result<()> {
+    ) {
         let Some(c) = self.commits.get(&op) else {
-            return Ok(());
+            return;
         };
         if ctx.now() >= c.deadline {
             return self.commit_failed(ctx, op);
         }
-        let name = commit_key(&core.logs.key(key).name);
-        let token = core.token(super::Purpose::LinKv(Purpose::CommitRead {
-            op,
-            key,
-            target,
-        }));
-        self.kv.read(ctx, &name, token).map(|_| ())
+        let name = commit_key(&replica.logs.key(key).name);
+        self.kv.read(
+            ctx,
+            &name,
+            KafkaRpc::LinKv(Purpose::CommitRead { op, key, target }),
+        );
     }
 
-    fn commit_key_done(&mut self, ctx: &mut Ctx, op: u64) -> Result<()> {
+    fn commit_key_done(&mut self, ctx: &mut Ctx<Kafka>, op: u64) {
         let Some(c) = self.commits.get_mut(&op) else {
-            return Ok(());
+            return;
         };
         c.remaining = c.remaining.saturating_sub(1);
         if c.remaining > 0 {
-            return Ok(());
+            return;
         }
         let Some(c) = self.commits.remove(&op) else {
-            return Ok(());
+            return;
         };
-        c.waiter.answer(ctx, &COMMIT_OK)
+        ctx.answer(c.waiter, &COMMIT_OK);
     }
 
-    fn commit_failed(&mut self, ctx: &mut Ctx, op: u64) -> Result<()> {
+    fn commit_failed(&mut self, ctx: &mut Ctx<Kafka>, op: u64) {
         let Some(c) = self.commits.remove(&op) else {
-            return Ok(());
+            return;
         };
         let err = Error::new(
             ErrorCode::TIMEOUT,
             "lin-kv did not settle the commit in time",
         );
-        c.waiter.fail(ctx, &err)
+        ctx.answer_error(c.waiter, &err);
     }
 
     /// `list_committed_offsets`: read each key's committed offset from lin-kv.
-    pub fn on_list(&mut self, core: &mut Core, ctx: &mut Ctx, msg: &Message) -> Result<()> {
-        let req: ListRequest = msg.parse()?;
+    pub fn on_list(
+        &mut self,
+        replica: &mut Replica,
+        ctx: &mut Ctx<Kafka>,
+        from: &Sender,
+        req: ListRequest,
+    ) {
         let op = self.next_op;
         self.next_op += 1;
-        let waiter = Waiter {
-            dest: msg.src.to_string(),
-            msg_id: msg.msg_id,
-        };
+        let waiter = from.defer();
         self.lists.insert(
             op,
             ListOp {
@@ -407,98 +418,103 @@ impl LinKv {
             },
         );
         for name in &req.keys {
-            let key = core.logs.intern(name);
-            let token = core.token(super::Purpose::LinKv(Purpose::ListRead { op, key }));
-            self.kv.read(ctx, &commit_key(name), token)?;
+            let key = replica.logs.intern(name);
+            self.kv.read(
+                ctx,
+                &commit_key(name),
+                KafkaRpc::LinKv(Purpose::ListRead { op, key }),
+            );
         }
-        self.list_key_done(core, ctx, op)
+        self.list_key_done(replica, ctx, op)
     }
 
-    fn list_key_done(&mut self, core: &mut Core, ctx: &mut Ctx, op: u64) -> Result<()> {
+    fn list_key_done(&mut self, replica: &mut Replica, ctx: &mut Ctx<Kafka>, op: u64) {
         let Some(l) = self.lists.get_mut(&op) else {
-            return Ok(());
+            return;
         };
         l.remaining = l.remaining.saturating_sub(1);
         if l.remaining > 0 {
-            return Ok(());
+            return;
         }
         let Some(l) = self.lists.remove(&op) else {
-            return Ok(());
+            return;
         };
         let offsets = l
             .found
             .iter()
-            .map(|&(key, o)| (core.logs.key(key).name.as_ref(), o))
+            .map(|&(key, o)| (replica.logs.key(key).name.as_ref(), o))
             .collect();
-        l.waiter.answer(ctx, &ListOk::new(offsets))
+        ctx.answer(l.waiter, &ListOk::new(offsets));
     }
 
     /// The end of a lin-kv request.
     pub fn on_outcome(
         &mut self,
-        core: &mut Core,
-        ctx: &mut Ctx,
+        replica: &mut Replica,
+        ctx: &mut Ctx<Kafka>,
         purpose: Purpose,
         outcome: &RpcOutcome,
-    ) -> Result<()> {
+    ) {
         match purpose {
-            Purpose::Claim(key) => self.on_claim(core, ctx, key, outcome),
-            Purpose::ClaimCheck(key) => self.on_claim_check(core, ctx, key, outcome),
+            Purpose::Claim(key) => self.on_claim(replica, ctx, key, outcome),
+            Purpose::ClaimCheck(key) => self.on_claim_check(replica, ctx, key, outcome),
             Purpose::GapRead(key, slot) => {
                 if let Some(ck) = self.claims.get_mut(&key) {
                     ck.gap_reads = ck.gap_reads.saturating_sub(1);
                 }
                 if let KvResult::Value((_, _, raw)) = KvResult::<SlotIn>::from_outcome(outcome) {
-                    core.logs.key_mut(key).log.insert(slot, Msg::from_raw(&raw));
+                    replica
+                        .logs
+                        .key_mut(key)
+                        .log
+                        .insert(slot, Msg::from_raw(&raw));
                 }
-                Ok(())
             }
             Purpose::CommitCas { op, key, target } => {
                 match KvResult::<serde_json::Value>::from_outcome(outcome) {
                     KvResult::Done => {
-                        core.logs.commit(key, target);
+                        replica.logs.commit(key, target);
                         self.commit_key_done(ctx, op)
                     }
-                    _ => self.commit_read(core, ctx, op, key, target),
+                    _ => self.commit_read(replica, ctx, op, key, target),
                 }
             }
             Purpose::CommitRead { op, key, target } => {
                 match KvResult::<u64>::from_outcome(outcome) {
                     KvResult::Value(v) => {
-                        core.logs.commit(key, v);
-                        self.commit_cas(core, ctx, op, key, Some(v), target)
+                        replica.logs.commit(key, v);
+                        self.commit_cas(replica, ctx, op, key, Some(v), target)
                     }
-                    KvResult::KeyMissing => self.commit_cas(core, ctx, op, key, None, target),
-                    _ => self.commit_read(core, ctx, op, key, target),
+                    KvResult::KeyMissing => self.commit_cas(replica, ctx, op, key, None, target),
+                    _ => self.commit_read(replica, ctx, op, key, target),
                 }
             }
             Purpose::ListRead { op, key } => {
                 if let KvResult::Value(v) = KvResult::<u64>::from_outcome(outcome) {
-                    core.logs.commit(key, v);
+                    replica.logs.commit(key, v);
                     if let Some(l) = self.lists.get_mut(&op) {
                         l.found.push((key, v));
                     }
                 }
-                self.list_key_done(core, ctx, op)
+                self.list_key_done(replica, ctx, op)
             }
         }
     }
 
     /// Periodic work: restart claims that ended in doubt, give up on expired ones.
-    pub fn on_tick(&mut self, core: &mut Core, ctx: &mut Ctx) -> Result<()> {
+    pub fn on_tick(&mut self, replica: &mut Replica, ctx: &mut Ctx<Kafka>) {
         let keys: Vec<KeyId> = self.busy_keys.iter().copied().collect();
         for key in keys {
-            self.pump(core, ctx, key)?;
+            self.pump(replica, ctx, key);
         }
-        Ok(())
     }
 
     /// Reads from lin-kv the slots missing below a taken slot for `gap_fill_ms`.
-    pub fn fill_gaps(&mut self, core: &mut Core, ctx: &mut Ctx) -> Result<()> {
+    pub fn fill_gaps(&mut self, replica: &mut Replica, ctx: &mut Ctx<Kafka>) {
         let now = ctx.now();
-        let wait = core.settings.gap_fill_every;
-        for key in core.logs.ids() {
-            let entry = core.logs.key(key);
+        let wait = replica.settings.gap_fill_every;
+        for key in replica.logs.ids() {
+            let entry = replica.logs.key(key);
             let ck = self.claims.entry(key).or_default();
             let first_missing = entry.log.contiguous_len();
             let top = ck.top.max(entry.log.last_offset());
@@ -524,15 +540,11 @@ impl LinKv {
                     continue;
                 }
                 let name = slot_key(slot, &entry.name);
-                let token = core.next_token;
-                core.next_token += 1;
-                core.rpcs
-                    .insert(token, super::Purpose::LinKv(Purpose::GapRead(key, slot)));
-                self.kv.read(ctx, &name, token)?;
+                self.kv
+                    .read(ctx, &name, KafkaRpc::LinKv(Purpose::GapRead(key, slot)));
                 ck.gap_reads += 1;
             }
             ck.gap = Some((first_missing, now));
         }
-        Ok(())
     }
 }

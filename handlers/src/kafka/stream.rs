@@ -28,8 +28,8 @@ pub enum Event {
 /// What one link has in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InFlight {
-    /// The RPC token.
-    pub token: u64,
+    /// The batch's number (per node, across all links).
+    pub batch: u64,
     /// The clock value the batch carried.
     pub clock: u64,
 }
@@ -77,7 +77,7 @@ impl Link {
         (self.base, self.events.iter().take(max))
     }
 
-    /// Records the batch sent with `token`.
+    /// Records the batch just sent.
     pub fn sent(&mut self, in_flight: InFlight) {
         self.in_flight = Some(in_flight);
     }
@@ -172,7 +172,7 @@ mod tests {
         let (seq, events) = l.batch(3);
         assert_eq!(seq, 0);
         assert_eq!(events.count(), 3);
-        l.sent(InFlight { token: 1, clock: 0 });
+        l.sent(InFlight { batch: 1, clock: 0 });
         assert!(!l.wants_batch(0), "one batch in flight at a time");
         l.lost();
         assert_eq!(
@@ -180,7 +180,7 @@ mod tests {
             0,
             "a lost batch is resent from the same place"
         );
-        l.sent(InFlight { token: 2, clock: 0 });
+        l.sent(InFlight { batch: 2, clock: 0 });
         l.acked(3, 0);
         assert_eq!(l.unacked(), 2);
         let (seq, events) = l.batch(10);
@@ -198,7 +198,7 @@ mod tests {
     fn a_clock_the_peer_has_not_heard_triggers_a_batch() {
         let mut l = Link::default();
         assert!(l.wants_batch(3));
-        l.sent(InFlight { token: 1, clock: 3 });
+        l.sent(InFlight { batch: 1, clock: 3 });
         l.acked(0, 3);
         assert!(!l.wants_batch(3));
         l.told(7);

@@ -9,7 +9,7 @@ use glomers_runtime::testkit::TestNode;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::counter::testnet::{is_node_to_node, Fate, LinKv as FakeLinKv, Net, Rng};
+use crate::test_cluster::{is_node_to_node, Fate, LinKv as FakeLinKv, Net, Rng};
 
 const STEP: Duration = Duration::from_millis(10);
 
@@ -21,12 +21,8 @@ fn settings(mode: Mode) -> Settings {
 }
 
 fn cluster(n: usize, seed: u64, s: Settings) -> Net {
-    let mut epoch = 0;
-    Net::new(n, seed, move || {
-        epoch += 1_000_000;
-        TestNode::with("kafka", MESSAGE_TYPES, Kafka::new(s, epoch))
-    })
-    .with_service("lin-kv", FakeLinKv::default())
+    Net::new(n, seed, move || TestNode::with("kafka", Kafka::new(s)))
+        .with_service("lin-kv", FakeLinKv::default())
 }
 
 /// A log as the checker sees it: offset → msg.
@@ -565,31 +561,5 @@ fn promises_wait_for_the_stream_they_cover() {
         w.net.fate = Box::new(|_| Fate::Deliver);
         w.net.run(Duration::from_secs(2), STEP);
         w.check();
-    }
-}
-
-#[test]
-fn default_toml_documents_the_built_in_defaults_and_presets_parse() {
-    use glomers_runtime::config::Config;
-    let text = include_str!("../../../config/default.toml");
-    let config = Config::parse("default.toml", text).unwrap();
-    let mut s = config.section("kafka");
-    assert_eq!(Settings::from_section(&mut s).unwrap(), Settings::default());
-    s.finish().unwrap();
-    let handlers = config.section("node").strings("handlers", &[]).unwrap();
-    assert!(handlers.iter().any(|h| h == "kafka"), "enabled by default");
-    for (text, mode) in [
-        (include_str!("../../../config/kafka.toml"), Mode::LinKv),
-        (
-            include_str!("../../../config/kafka-5c.toml"),
-            Mode::Replicated,
-        ),
-    ] {
-        let config = Config::parse("preset", text).unwrap();
-        let mut s = config.section("kafka");
-        assert_eq!(Settings::from_section(&mut s).unwrap().mode, mode);
-        s.finish().unwrap();
-        let handlers = config.section("node").strings("handlers", &[]).unwrap();
-        assert_eq!(handlers, vec!["kafka"]);
     }
 }

@@ -3,7 +3,7 @@
 //! fields the workload allows.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize, Serializer};
@@ -27,7 +27,7 @@ pub struct SendRequest<'a> {
 pub struct OffsetsRequest<'a> {
     /// Requested (poll) or committed (commit_offsets) offset per key.
     #[serde(borrow)]
-    pub offsets: HashMap<Cow<'a, str>, u64>,
+    pub offsets: BTreeMap<Cow<'a, str>, u64>,
 }
 
 /// `list_committed_offsets {keys}`.
@@ -104,12 +104,12 @@ impl Serialize for PollMsgs<'_> {
 pub struct ListOk<'a> {
     #[serde(rename = "type")]
     msg_type: &'static str,
-    offsets: HashMap<&'a str, u64>,
+    offsets: BTreeMap<&'a str, u64>,
 }
 
 impl<'a> ListOk<'a> {
     /// A reply with the committed offsets found.
-    pub fn new(offsets: HashMap<&'a str, u64>) -> ListOk<'a> {
+    pub fn new(offsets: BTreeMap<&'a str, u64>) -> ListOk<'a> {
         ListOk {
             msg_type: "list_committed_offsets_ok",
             offsets,
@@ -184,13 +184,13 @@ impl Serialize for Pairs<'_, '_> {
 }
 
 /// Outgoing commits: `{key: offset}`.
-pub type CommitsOut<'a> = HashMap<&'a str, u64>;
+pub type CommitsOut<'a> = BTreeMap<&'a str, u64>;
 
 /// Incoming entries, borrowed from the message.
-pub type EntriesIn<'a> = HashMap<Cow<'a, str>, Vec<(u64, &'a RawValue)>>;
+pub type EntriesIn<'a> = BTreeMap<Cow<'a, str>, Vec<(u64, &'a RawValue)>>;
 
 /// Incoming commits.
-pub type CommitsIn<'a> = HashMap<Cow<'a, str>, u64>;
+pub type CommitsIn<'a> = BTreeMap<Cow<'a, str>, u64>;
 
 /// A received `kafka_repl` batch.
 #[derive(Deserialize)]
@@ -236,8 +236,6 @@ impl ReplOk {
         }
     }
 }
-
-pub use glomers_runtime::Waiter;
 
 #[cfg(test)]
 mod tests {

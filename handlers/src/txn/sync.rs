@@ -22,11 +22,13 @@
 
 use std::time::Duration;
 
+use glomers_runtime::Ctx;
 use serde::ser::{SerializeTuple, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::store::{Cell, Key, Stamp, StampedWrite, Store};
+use super::Txn;
 
 /// The replication message type.
 pub const SYNC: &str = "txn_sync";
@@ -106,14 +108,6 @@ struct Link {
     last_sent: Option<Duration>,
 }
 
-/// One message to send this round.
-pub struct Outgoing<'a> {
-    /// The peer.
-    pub dest: String,
-    /// The body.
-    pub body: SyncOut<'a>,
-}
-
 /// The replication state of one node: a [`Link`] per peer.
 #[derive(Debug)]
 pub struct Replicator {
@@ -179,13 +173,13 @@ impl Replicator {
         })
     }
 
-    /// The messages of one round: for each peer, the changes it lacks and our ack, unless
-    /// there is nothing to say or the peer is quiet and was sent to recently.
-    pub fn round<'s>(&mut self, store: &'s Store, now: Duration) -> Vec<Outgoing<'s>> {
+    /// Sends one round: to each peer, the changes it lacks and our ack, unless there is
+    /// nothing to say or the peer is quiet and was sent to recently.
+    pub fn round(&mut self, store: &Store, ctx: &mut Ctx<Txn>) {
         let settings = self.settings;
-        let mut out = Vec::new();
+        let now = ctx.now();
         for link in &mut self.links {
-            let writes: Vec<WireWrite<'s>> = store
+            let writes: Vec<WireWrite> = store
                 .changes_since(link.acked)
                 .filter(|(_, c)| c.stamp.node != link.index)
                 .map(|(k, c)| WireWrite(k, c))
@@ -210,16 +204,13 @@ impl Replicator {
             link.ack_sent = link.received;
             link.owe_ack = false;
             link.last_sent = Some(now);
-            out.push(Outgoing {
-                dest: link.id.clone(),
-                body: SyncOut {
-                    msg_type: SYNC,
-                    upto: store.version(),
-                    ack: link.received,
-                    writes,
-                },
-            });
+            let body = SyncOut {
+                msg_type: SYNC,
+                upto: store.version(),
+                ack: link.received,
+                writes,
+            };
+            ctx.send(&link.id, &body);
         }
-        out
     }
 }

@@ -19,7 +19,7 @@ fn settings() -> TxnSettings {
 }
 
 fn node(id: &str, ids: &[&str]) -> TestNode {
-    let mut n = TestNode::with("txn", MESSAGE_TYPES, Txn::new(settings()));
+    let mut n = TestNode::with("txn", Txn::new(settings()));
     n.init(id, ids);
     n
 }
@@ -273,32 +273,6 @@ fn config_keys_are_read_and_checked() {
     let mut s = typo.section("txn");
     assert!(build(&mut s).is_ok());
     assert!(s.finish().is_err());
-}
-
-#[test]
-fn shipped_configs_document_the_built_in_defaults() {
-    use glomers_runtime::config::Config;
-    let defaults = TxnSettings::default();
-    for (name, text) in [
-        ("default.toml", include_str!("../../../config/default.toml")),
-        ("txn.toml", include_str!("../../../config/txn.toml")),
-    ] {
-        let config = Config::parse(name, text).unwrap();
-        let mut s = config.section("txn");
-        assert_eq!(
-            s.millis("sync_interval_ms", 0, 0..=u64::MAX).unwrap(),
-            defaults.sync_interval,
-            "{name}"
-        );
-        assert_eq!(
-            s.millis("quiet_peer_backoff_ms", 0, 0..=u64::MAX).unwrap(),
-            defaults.quiet_backoff,
-            "{name}"
-        );
-        s.finish().unwrap();
-        let handlers = config.section("node").strings("handlers", &[]).unwrap();
-        assert!(handlers.iter().any(|h| h == "txn"), "{name} enables txn");
-    }
 }
 
 // ---------------------------------------------------------------- in-test cluster

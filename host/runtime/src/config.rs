@@ -69,6 +69,14 @@ impl Config {
         })
     }
 
+    /// A configuration with no sections: every family at its defaults.
+    pub fn empty() -> Config {
+        Config {
+            source: "no config".to_string(),
+            table: Table::new(),
+        }
+    }
+
     /// Applies `GLOMERS__SECTION__KEY=value` overrides from `vars` (normally the process
     /// environment). Section and key are lower-cased.
     pub fn apply_overrides<I>(&mut self, vars: I) -> Result<Vec<String>, ConfigError>
@@ -122,6 +130,7 @@ impl Config {
             name: name.to_string(),
             table,
             used: Vec::new(),
+            defaults: Vec::new(),
         }
     }
 }
@@ -144,9 +153,21 @@ pub struct Section {
     name: String,
     table: Table,
     used: Vec<String>,
+    defaults: Vec<(String, Value)>,
 }
 
 impl Section {
+    /// Every key read so far with the default it was read with, in reading order: what a
+    /// family's built-in defaults are, for checking that a file documents them.
+    pub fn defaults(&self) -> &[(String, Value)] {
+        &self.defaults
+    }
+
+    /// The value this section holds for `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.table.get(key)
+    }
+
     /// An error about `key` of this section.
     pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError {
@@ -156,8 +177,9 @@ impl Section {
         }
     }
 
-    fn take(&mut self, key: &str) -> Option<Value> {
+    fn take(&mut self, key: &str, default: Value) -> Option<Value> {
         self.used.push(key.to_string());
+        self.defaults.push((key.to_string(), default));
         self.table.get(key).cloned()
     }
 
@@ -169,7 +191,8 @@ impl Section {
         range: RangeInclusive<u64>,
     ) -> Result<u64, ConfigError> {
         let allowed = || format!("an integer in {}..={}", range.start(), range.end());
-        match self.take(key) {
+        let default_value = Value::Integer(i64::try_from(default).unwrap_or(i64::MAX));
+        match self.take(key, default_value) {
             None => Ok(default),
             Some(Value::Integer(i)) if i >= 0 && range.contains(&(i as u64)) => Ok(i as u64),
             Some(Value::Integer(i)) => Err(self.error(
@@ -199,7 +222,7 @@ impl Section {
 
     /// A boolean, or `default` when absent.
     pub fn bool(&mut self, key: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.take(key) {
+        match self.take(key, Value::Boolean(default)) {
             None => Ok(default),
             Some(Value::Boolean(b)) => Ok(b),
             Some(other) => Err(self.error(
@@ -220,7 +243,7 @@ impl Section {
         allowed: &[&str],
     ) -> Result<String, ConfigError> {
         let list = allowed.join(", ");
-        match self.take(key) {
+        match self.take(key, Value::String(default.to_string())) {
             None => Ok(default.to_string()),
             Some(Value::String(s)) if allowed.contains(&s.as_str()) => Ok(s),
             Some(Value::String(s)) => {
@@ -238,7 +261,8 @@ impl Section {
 
     /// A list of strings, or `default` when absent.
     pub fn strings(&mut self, key: &str, default: &[&str]) -> Result<Vec<String>, ConfigError> {
-        match self.take(key) {
+        let default_value = Value::Array(default.iter().map(|s| Value::from(*s)).collect());
+        match self.take(key, default_value) {
             None => Ok(default.iter().map(|s| s.to_string()).collect()),
             Some(Value::Array(items)) => items
                 .iter()

@@ -8,20 +8,32 @@
 use slog::Logger;
 
 use crate::config::{Config, ConfigError, Section};
-use crate::handler::Handler;
-use crate::node::{Installed, Node};
+use crate::ctx::Seeds;
+use crate::family::Family;
+use crate::node::Node;
 
-/// What a handler family registers.
+/// What a handler family registers. The message types it answers come from the message
+/// enum of the handler its `build` returns.
 pub struct HandlerSpec {
     /// The family's name, used in `node.handlers` and as its config section.
     pub family: &'static str,
     /// One line on what it does, shown in `--list`.
     pub summary: &'static str,
-    /// The message types it answers.
-    pub message_types: &'static [&'static str],
-    /// Builds the handler from its config section. It must read every key it supports
+    /// Builds the family from its config section. It must read every key it supports
     /// through the [`Section`] (which rejects the rest) and validate the values.
-    pub build: fn(&mut Section) -> Result<Box<dyn Handler>, ConfigError>,
+    pub build: fn(&mut Section) -> Result<Family, ConfigError>,
+}
+
+impl HandlerSpec {
+    /// The message types the family answers with its default settings.
+    pub fn default_message_types(&self) -> Result<Vec<&'static str>, String> {
+        let mut section = Config::empty().section(self.family);
+        let family = (self.build)(&mut section).map_err(|e| e.to_string())?;
+        family
+            .message_types()
+            .map(<[_]>::to_vec)
+            .map_err(str::to_string)
+    }
 }
 
 inventory::collect!(HandlerSpec);
@@ -72,7 +84,8 @@ pub fn node_settings(config: &Config) -> Result<NodeSettings, ConfigError> {
     })
 }
 
-/// Builds a node with the families `config` enables, from the given specs.
+/// Builds a node with the families `config` enables, from the given specs, with `seeds`
+/// for its randomness and nonce.
 ///
 /// Every section present in the file must be `node` or a known family, and every known
 /// family's section is validated even when the family is not enabled, so a typo in a
@@ -81,6 +94,7 @@ pub fn build_node(
     config: &Config,
     specs: &[&'static HandlerSpec],
     log: Logger,
+    seeds: Seeds,
 ) -> Result<Node, StartupError> {
     let settings = node_settings(config)?;
     let known: Vec<&str> = specs.iter().map(|s| s.family).collect();
@@ -118,57 +132,78 @@ pub fn build_node(
     let mut installed = Vec::new();
     for spec in specs {
         let mut section = config.section(spec.family);
-        let handler = (spec.build)(&mut section)?;
+        let family = (spec.build)(&mut section)?.named(spec.family);
         section.finish()?;
         if settings.handlers.iter().any(|h| h == spec.family) {
-            installed.push(Installed {
-                family: spec.family,
-                message_types: spec.message_types,
-                handler,
-            });
+            installed.push(family);
         }
     }
     // Keep the order the config lists them in.
-    installed.sort_by_key(|i| settings.handlers.iter().position(|h| h == i.family));
-    Node::new(installed, log).map_err(|c| StartupError(format!("{}: {c}", config.source())))
+    installed.sort_by_key(|f| settings.handlers.iter().position(|h| h == f.name()));
+    Node::new(installed, log, seeds).map_err(|c| StartupError(format!("{}: {c}", config.source())))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ctx::Ctx;
     use crate::error::Result;
-    use crate::message::Message;
-    use crate::node::Ctx;
+    use crate::handler::{Handler, Never, Sender};
+    use serde::Deserialize;
 
-    struct Nop;
-    impl Handler for Nop {
-        fn on_message(&mut self, _: &mut Ctx, _: &Message) -> Result<()> {
+    /// A family answering the message types of `M`, doing nothing.
+    struct Nop<M>(std::marker::PhantomData<M>);
+
+    impl<M: for<'de> Deserialize<'de> + 'static> Handler for Nop<M> {
+        type Msg<'a> = M;
+        type Timer = Never;
+        type Rpc = Never;
+        fn on_message(&mut self, _: &mut Ctx<Self>, _: Sender, _: M) -> Result<()> {
             Ok(())
         }
     }
 
-    fn build_nop(s: &mut Section) -> std::result::Result<Box<dyn Handler>, ConfigError> {
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum ReadA {
+        Read,
+        A,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum ReadB {
+        Read,
+        B,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum JustC {
+        C,
+    }
+
+    fn build_nop<M: for<'de> Deserialize<'de> + 'static>(
+        s: &mut Section,
+    ) -> std::result::Result<Family, ConfigError> {
         s.u64("knob", 1, 1..=5)?;
-        Ok(Box::new(Nop))
+        Ok(Family::new(Nop::<M>(std::marker::PhantomData)))
     }
 
     static A: HandlerSpec = HandlerSpec {
         family: "alpha",
         summary: "test family",
-        message_types: &["read", "a"],
-        build: build_nop,
+        build: build_nop::<ReadA>,
     };
     static B: HandlerSpec = HandlerSpec {
         family: "beta",
         summary: "test family",
-        message_types: &["read", "b"],
-        build: build_nop,
+        build: build_nop::<ReadB>,
     };
     static C: HandlerSpec = HandlerSpec {
         family: "gamma",
         summary: "test family",
-        message_types: &["c"],
-        build: build_nop,
+        build: build_nop::<JustC>,
     };
 
     fn build(text: &str) -> std::result::Result<Node, StartupError> {
@@ -177,7 +212,14 @@ mod tests {
             &config,
             &[&A, &B, &C],
             slog::Logger::root(slog::Discard, slog::o!()),
+            Seeds::fixed(1, 1),
         )
+    }
+
+    #[test]
+    fn message_types_come_from_the_message_enum() {
+        assert_eq!(A.default_message_types().unwrap(), vec!["read", "a"]);
+        assert_eq!(C.default_message_types().unwrap(), vec!["c"]);
     }
 
     #[test]

@@ -1,16 +1,16 @@
 //! Typed clients for Maelstrom's services (`lin-kv`, `seq-kv`, `lww-kv`, `lin-tso`), built
 //! on [`Ctx::rpc`]. A request returns at once; its result reaches the handler's
-//! [`Handler::on_rpc`](crate::Handler::on_rpc) with the token given, where
-//! [`KvResult::from_outcome`] or [`ts_result`] decodes it.
+//! [`Handler::on_rpc`] with the purpose given, where [`KvResult::from_outcome`] or
+//! [`ts_result`] decodes it.
 
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::ctx::Ctx;
 use crate::error::{Error, ErrorCode, Result};
-use crate::handler::RpcOutcome;
-use crate::node::Ctx;
+use crate::handler::{Handler, RpcOutcome};
 
 /// Id of the linearizable key-value service.
 pub const LIN_KV: &str = "lin-kv";
@@ -59,40 +59,47 @@ impl Kv {
         self.service
     }
 
-    /// Reads `key`; answers [`KvResult::Value`] or [`KvResult::KeyMissing`].
-    pub fn read<K: Serialize>(&self, ctx: &mut Ctx, key: &K, token: u64) -> Result<u64> {
+    /// Reads `key`; answers [`KvResult::Value`] or [`KvResult::KeyMissing`]. Returns the
+    /// request's msg_id.
+    pub fn read<H: Handler, K: Serialize>(
+        &self,
+        ctx: &mut Ctx<H>,
+        key: &K,
+        purpose: H::Rpc,
+    ) -> u64 {
         let request: KvRequest<K, ()> = KvRequest::Read { key };
-        ctx.rpc(self.service, &request, self.timeout, token)
+        ctx.rpc(self.service, &request, self.timeout, purpose)
     }
 
     /// Writes `value` under `key`; answers [`KvResult::Done`].
-    pub fn write<K: Serialize, V: Serialize>(
+    pub fn write<H: Handler, K: Serialize, V: Serialize>(
         &self,
-        ctx: &mut Ctx,
+        ctx: &mut Ctx<H>,
         key: &K,
         value: &V,
-        token: u64,
-    ) -> Result<u64> {
+        purpose: H::Rpc,
+    ) -> u64 {
         ctx.rpc(
             self.service,
             &KvRequest::Write { key, value },
             self.timeout,
-            token,
+            purpose,
         )
     }
 
     /// Sets `key` to `to` if it holds `from` (or, with `create_if_not_exists`, if it is
     /// missing); answers [`KvResult::Done`], [`KvResult::PreconditionFailed`] or
     /// [`KvResult::KeyMissing`].
-    pub fn cas<K: Serialize, V: Serialize>(
+    #[allow(clippy::too_many_arguments)]
+    pub fn cas<H: Handler, K: Serialize, V: Serialize>(
         &self,
-        ctx: &mut Ctx,
+        ctx: &mut Ctx<H>,
         key: &K,
         from: &V,
         to: &V,
         create_if_not_exists: bool,
-        token: u64,
-    ) -> Result<u64> {
+        purpose: H::Rpc,
+    ) -> u64 {
         ctx.rpc(
             self.service,
             &KvRequest::Cas {
@@ -102,7 +109,7 @@ impl Kv {
                 create_if_not_exists,
             },
             self.timeout,
-            token,
+            purpose,
         )
     }
 }
@@ -168,8 +175,8 @@ struct TsOk {
 }
 
 /// Asks `lin-tso` for a timestamp; decode the answer with [`ts_result`].
-pub fn ts(ctx: &mut Ctx, timeout: Duration, token: u64) -> Result<u64> {
-    ctx.rpc(LIN_TSO, &TsRequest { msg_type: "ts" }, timeout, token)
+pub fn ts<H: Handler>(ctx: &mut Ctx<H>, timeout: Duration, purpose: H::Rpc) -> u64 {
+    ctx.rpc(LIN_TSO, &TsRequest { msg_type: "ts" }, timeout, purpose)
 }
 
 /// Decodes the outcome of [`ts`]: the timestamp, or an error (code 0 for a timeout).
@@ -188,42 +195,63 @@ pub fn ts_result(outcome: &RpcOutcome) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler::Handler;
-    use crate::message::Message;
+    use crate::handler::{Never, Sender};
     use crate::testkit::TestNode;
     use serde_json::{json, Value};
+    use std::cell::RefCell;
+    use std::rc::Rc;
 
     /// Issues one request per client message and records decoded outcomes.
     #[derive(Default)]
     struct Probe {
-        seen: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+        seen: Rc<RefCell<Vec<String>>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum Ask {
+        R,
+        W,
+        C,
+        T,
+    }
+
+    /// What each request is for: a kv operation or a timestamp.
+    enum Purpose {
+        Kv,
+        Ts,
     }
 
     impl Handler for Probe {
-        fn on_message(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
+        type Msg<'a> = Ask;
+        type Timer = Never;
+        type Rpc = Purpose;
+
+        fn on_message(&mut self, ctx: &mut Ctx<Self>, _: Sender, msg: Ask) -> Result<()> {
             let kv = Kv::new(SEQ_KV, Duration::from_millis(100));
-            match msg.msg_type.as_ref() {
-                "r" => kv.read(ctx, &"k", 1).map(|_| ()),
-                "w" => kv.write(ctx, &"k", &5, 2).map(|_| ()),
-                "c" => kv.cas(ctx, &"k", &5, &6, true, 3).map(|_| ()),
-                _ => ts(ctx, Duration::from_millis(100), 4).map(|_| ()),
-            }
+            match msg {
+                Ask::R => kv.read(ctx, &"k", Purpose::Kv),
+                Ask::W => kv.write(ctx, &"k", &5, Purpose::Kv),
+                Ask::C => kv.cas(ctx, &"k", &5, &6, true, Purpose::Kv),
+                Ask::T => ts(ctx, Duration::from_millis(100), Purpose::Ts),
+            };
+            Ok(())
         }
-        fn on_rpc(&mut self, _ctx: &mut Ctx, token: u64, outcome: RpcOutcome) -> Result<()> {
-            let text = if token == 4 {
-                format!("{:?}", ts_result(&outcome))
-            } else {
-                format!("{:?}", KvResult::<i64>::from_outcome(&outcome))
+
+        fn on_rpc(&mut self, _ctx: &mut Ctx<Self>, rpc: Purpose, end: RpcOutcome) -> Result<()> {
+            let text = match rpc {
+                Purpose::Ts => format!("{:?}", ts_result(&end)),
+                Purpose::Kv => format!("{:?}", KvResult::<i64>::from_outcome(&end)),
             };
             self.seen.borrow_mut().push(text);
             Ok(())
         }
     }
 
-    fn setup() -> (TestNode, std::rc::Rc<std::cell::RefCell<Vec<String>>>) {
+    fn setup() -> (TestNode, Rc<RefCell<Vec<String>>>) {
         let probe = Probe::default();
         let seen = probe.seen.clone();
-        let mut node = TestNode::with("probe", &["r", "w", "c", "t"], probe);
+        let mut node = TestNode::with("probe", probe);
         node.init("n0", &["n0"]);
         (node, seen)
     }

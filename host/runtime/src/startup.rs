@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use slog::{info, warn};
 
 use crate::config::Config;
+use crate::ctx::Seeds;
 use crate::registry::{all_specs, build_node, node_settings};
 use crate::{io_loop, logging};
 
@@ -24,6 +25,9 @@ pub struct Preset {
 pub const CONFIG_ENV: &str = "GLOMERS_CONFIG";
 /// Environment variable overriding the log level.
 pub const LOG_ENV: &str = "GLOMERS_LOG";
+/// Environment variable fixing the seed of the node's random number generator (to replay
+/// a run); without it the seed is drawn at start.
+pub const SEED_ENV: &str = "GLOMERS_SEED";
 
 /// What the command line asked for.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -122,11 +126,13 @@ fn help_text(presets: &[Preset]) -> String {
 fn list_text(presets: &[Preset]) -> String {
     let mut text = String::from("handler families:\n");
     for spec in all_specs() {
+        let types = match spec.default_message_types() {
+            Ok(types) => types.join(", "),
+            Err(e) => format!("cannot be routed: {e}"),
+        };
         text.push_str(&format!(
             "  {:<10} {}  [{}]\n",
-            spec.family,
-            spec.summary,
-            spec.message_types.join(", ")
+            spec.family, spec.summary, types
         ));
     }
     text.push_str("presets:\n");
@@ -174,11 +180,13 @@ pub fn main_with_presets(presets: &[Preset]) -> ExitCode {
     for word in &args.ignored {
         warn!(log, "ignoring unknown command-line word"; "word" => word);
     }
-    let mut node = match build_node(&config, &all_specs(), log.clone()) {
+    let seeds = process_seeds();
+    let mut node = match build_node(&config, &all_specs(), log.clone(), seeds) {
         Ok(n) => n,
         Err(e) => return startup_failure(&e.to_string()),
     };
-    info!(log, "glomers-host ready"; "config" => &source, "overrides" => overrides.join("; "));
+    info!(log, "glomers-host ready"; "config" => &source, "overrides" => overrides.join("; "),
+        "seed" => seeds.rng, "nonce" => format!("{:x}", seeds.nonce));
     match io_loop::run(&mut node, &log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -186,6 +194,27 @@ pub fn main_with_presets(presets: &[Preset]) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The seeds of this process: the generator's from `GLOMERS_SEED` or the OS, and as the
+/// nonce the start time in nanoseconds since the Unix epoch, which differs between
+/// restarts of a node as long as the wall clock does not run backwards.
+pub fn process_seeds() -> Seeds {
+    use std::hash::{BuildHasher, Hasher};
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or_default();
+    let rng = std::env::var(SEED_ENV)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| {
+            // std seeds each RandomState from the operating system's randomness.
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(nonce);
+            h.finish()
+        });
+    Seeds { rng, nonce }
 }
 
 fn startup_failure(message: &str) -> ExitCode {

@@ -11,48 +11,39 @@ pub struct TimerId(pub u64);
 /// A timer that is due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fired {
-    /// Index of the handler that set it.
-    pub handler: usize,
-    /// The handler's token.
-    pub token: u64,
+    /// The timer.
+    pub id: TimerId,
+    /// Index of the handler family that set it.
+    pub family: usize,
+    /// True if it fires again later (its purpose must be kept).
+    pub periodic: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Entry {
-    handler: usize,
-    token: u64,
+    family: usize,
     period: Option<Duration>,
 }
 
-/// A min-heap of deadlines with lazy cancellation.
+/// A min-heap of deadlines with lazy cancellation. Ids are chosen by the caller (the
+/// runtime hands them out when a handler sets a timer).
 #[derive(Default, Debug)]
 pub struct Timers {
     heap: BinaryHeap<Reverse<(Duration, TimerId)>>,
     live: HashMap<TimerId, Entry>,
-    next_id: u64,
 }
 
 impl Timers {
-    /// Schedules a timer at `at`, repeating every `period` if given.
-    pub fn schedule(
-        &mut self,
-        at: Duration,
-        period: Option<Duration>,
-        handler: usize,
-        token: u64,
-    ) -> TimerId {
-        let id = TimerId(self.next_id);
-        self.next_id += 1;
+    /// Schedules timer `id` of family `family` at `at`, repeating every `period` if given.
+    pub fn schedule(&mut self, id: TimerId, at: Duration, period: Option<Duration>, family: usize) {
         self.live.insert(
             id,
             Entry {
-                handler,
-                token,
+                family,
                 period: period.map(|p| p.max(Duration::from_micros(1))),
             },
         );
         self.heap.push(Reverse((at, id)));
-        id
     }
 
     /// Cancels a timer; cancelling twice or after it fired is harmless.
@@ -94,8 +85,9 @@ impl Timers {
                 }
             }
             return Some(Fired {
-                handler: entry.handler,
-                token: entry.token,
+                id,
+                family: entry.family,
+                periodic: entry.period.is_some(),
             });
         }
     }
@@ -122,13 +114,13 @@ mod tests {
     #[test]
     fn fires_in_deadline_order_and_only_when_due() {
         let mut t = Timers::default();
-        t.schedule(ms(30), None, 0, 3);
-        t.schedule(ms(10), None, 1, 1);
-        t.schedule(ms(20), None, 0, 2);
+        t.schedule(TimerId(3), ms(30), None, 0);
+        t.schedule(TimerId(1), ms(10), None, 1);
+        t.schedule(TimerId(2), ms(20), None, 0);
         assert_eq!(t.next_deadline(), Some(ms(10)));
         assert_eq!(t.pop_due(ms(5)), None);
         let fired: Vec<u64> = std::iter::from_fn(|| t.pop_due(ms(25)))
-            .map(|f| f.token)
+            .map(|f| f.id.0)
             .collect();
         assert_eq!(fired, vec![1, 2]);
         assert_eq!(t.len(), 1);
@@ -137,8 +129,8 @@ mod tests {
     #[test]
     fn periodic_timer_repeats_without_catch_up_bursts() {
         let mut t = Timers::default();
-        t.schedule(ms(10), Some(ms(10)), 0, 7);
-        assert!(t.pop_due(ms(10)).is_some());
+        t.schedule(TimerId(7), ms(10), Some(ms(10)), 0);
+        assert!(t.pop_due(ms(10)).is_some_and(|f| f.periodic));
         assert_eq!(t.next_deadline(), Some(ms(20)));
         // The loop stalls until 100 ms: one firing, then the next beat is not in the past.
         assert!(t.pop_due(ms(100)).is_some());
@@ -149,12 +141,16 @@ mod tests {
     #[test]
     fn cancelled_timers_never_fire() {
         let mut t = Timers::default();
-        let a = t.schedule(ms(10), Some(ms(10)), 0, 1);
-        t.schedule(ms(20), None, 0, 2);
+        let a = TimerId(1);
+        t.schedule(a, ms(10), Some(ms(10)), 0);
+        t.schedule(TimerId(2), ms(20), None, 0);
         t.cancel(a);
         t.cancel(a);
         assert_eq!(t.next_deadline(), Some(ms(20)));
-        assert_eq!(t.pop_due(ms(50)).map(|f| f.token), Some(2));
+        assert_eq!(
+            t.pop_due(ms(50)).map(|f| (f.id.0, f.periodic)),
+            Some((2, false))
+        );
         assert_eq!(t.pop_due(ms(50)), None);
         assert!(t.is_empty());
     }

@@ -320,7 +320,7 @@ mod tests {
 
     #[test]
     fn client_maps_replies_and_counts_fresh_processes() {
-        let (mut conn, seen) = crate::workload::testnet::conn(|b: &Value| {
+        let (mut conn, seen) = crate::workload::stub_node::conn(|b: &Value| {
             Some(match b["type"].as_str()? {
                 "read" => json!({"type": "read_ok", "value": 3}),
                 "cas" => json!({"type": "error", "code": 22, "text": "from mismatch"}),

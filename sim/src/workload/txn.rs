@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn client_checks_micro_ops_and_maps_aborts() {
-        let (mut conn, _) = crate::workload::testnet::conn(|b: &Value| {
+        let (mut conn, _) = crate::workload::stub_node::conn(|b: &Value| {
             let txn = b["txn"].as_array()?;
             Some(match txn[0][1].as_i64()? {
                 1 => json!({"type": "txn_ok", "txn": [["r", 1, [1, 2]], ["append", 1, 3]]}),

@@ -1,17 +1,13 @@
 use super::*;
-use crate::counter::testnet::{is_node_to_node, FakeService, Fate, Net, Rng, SeqKv};
-use crate::counter::MESSAGE_TYPES;
+use crate::counter::SeqKvSettings;
+use crate::test_cluster::{is_node_to_node, FakeService, Fate, Net, Rng, SeqKv};
 use glomers_runtime::testkit::TestNode;
 use serde_json::{json, Value};
 
 const STEP: Duration = Duration::from_millis(10);
 
 fn node() -> TestNode {
-    TestNode::with(
-        "counter",
-        MESSAGE_TYPES,
-        SeqKvCounter::new(SeqKvSettings::default(), 7),
-    )
+    TestNode::with("counter", SeqKvCounter::new(SeqKvSettings::default()))
 }
 
 fn cluster(n: usize, seed: u64) -> Net {
@@ -261,7 +257,7 @@ fn one_refresh_after_the_last_add_is_exact() {
     };
     for seed in 0..10 {
         let mut net = Net::new(2, seed, || {
-            TestNode::with("counter", MESSAGE_TYPES, SeqKvCounter::new(settings, 1))
+            TestNode::with("counter", SeqKvCounter::new(settings))
         })
         .with_service("seq-kv", SeqKv::default());
         for _ in 0..200 {

@@ -7,10 +7,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::ctx::Ctx;
 use crate::error::{Error, Result};
-use crate::handler::{Handler, RpcOutcome};
-use crate::message::Message;
-use crate::node::{Ctx, Installed};
+use crate::family::Family;
+use crate::handler::{Handler, Never, RpcOutcome, Sender, Waiter};
 use crate::testkit::TestNode;
 
 fn ms(n: u64) -> Duration {
@@ -24,9 +24,23 @@ struct Scripted {
 }
 
 #[derive(Deserialize)]
-struct Ask {
-    #[serde(default)]
-    n: u64,
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Ask {
+    Do {
+        #[serde(default)]
+        n: u64,
+    },
+    Fail,
+    Boom,
+    Call {
+        n: u64,
+    },
+    After {
+        n: u64,
+    },
+    Every {
+        n: u64,
+    },
 }
 
 #[derive(Serialize)]
@@ -36,8 +50,19 @@ enum Out {
     Ping {},
 }
 
+/// What a test timer is for.
+#[derive(Clone)]
+enum Tick {
+    Once(u64),
+    Every(u64),
+}
+
 impl Handler for Scripted {
-    fn on_init(&mut self, ctx: &mut Ctx) -> Result<()> {
+    type Msg<'a> = Ask;
+    type Timer = Tick;
+    type Rpc = u64;
+
+    fn on_init(&mut self, ctx: &mut Ctx<Self>) -> Result<()> {
         self.log.borrow_mut().push(format!(
             "init {} of {}",
             ctx.node_id(),
@@ -46,40 +71,43 @@ impl Handler for Scripted {
         Ok(())
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
-        let ask: Ask = msg.parse()?;
-        match msg.msg_type.as_ref() {
-            "do" => ctx.reply(msg, &Out::DoOk { n: ask.n }),
-            "fail" => Err(Error::new(crate::ErrorCode::ABORT, "asked to fail")),
-            "boom" => panic!("asked to panic"),
-            "call" => ctx.rpc("n1", &Out::Ping {}, ms(100), ask.n).map(|_| ()),
-            "after" => {
-                ctx.set_timer(ms(ask.n), ask.n);
-                Ok(())
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, from: Sender, msg: Ask) -> Result<()> {
+        match msg {
+            Ask::Do { n } => ctx.reply(&from, &Out::DoOk { n }),
+            Ask::Fail => return Err(Error::new(crate::ErrorCode::ABORT, "asked to fail")),
+            Ask::Boom => panic!("asked to panic"),
+            Ask::Call { n } => {
+                ctx.rpc("n1", &Out::Ping {}, ms(100), n);
             }
-            "every" => {
-                ctx.set_interval(ms(ask.n), 1000 + ask.n);
-                Ok(())
+            Ask::After { n } => {
+                ctx.set_timer(ms(n), Tick::Once(n));
             }
-            _ => unreachable!("routed only the types above"),
+            Ask::Every { n } => {
+                ctx.set_interval(ms(n), Tick::Every(n));
+            }
         }
+        Ok(())
     }
 
-    fn on_rpc(&mut self, ctx: &mut Ctx, token: u64, outcome: RpcOutcome) -> Result<()> {
-        let what = match outcome {
+    fn on_rpc(&mut self, ctx: &mut Ctx<Self>, n: u64, end: RpcOutcome) -> Result<()> {
+        let what = match end {
             RpcOutcome::Reply(m) => format!("reply {}", m.msg_type),
             RpcOutcome::Timeout => "timeout".to_string(),
         };
         self.log
             .borrow_mut()
-            .push(format!("rpc {token} {what} at {}", ctx.now().as_millis()));
+            .push(format!("rpc {n} {what} at {}", ctx.now().as_millis()));
         Ok(())
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx, token: u64) -> Result<()> {
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, tick: Tick) -> Result<()> {
+        let what = match tick {
+            Tick::Once(n) => format!("once {n}"),
+            Tick::Every(n) => format!("every {n}"),
+        };
         self.log
             .borrow_mut()
-            .push(format!("timer {token} at {}", ctx.now().as_millis()));
+            .push(format!("timer {what} at {}", ctx.now().as_millis()));
         Ok(())
     }
 }
@@ -87,11 +115,7 @@ impl Handler for Scripted {
 fn node() -> (TestNode, Rc<RefCell<Vec<String>>>) {
     let h = Scripted::default();
     let log = h.log.clone();
-    let node = TestNode::new(vec![Installed {
-        family: "scripted",
-        message_types: &["do", "fail", "boom", "call", "after", "every"],
-        handler: Box::new(h),
-    }]);
+    let node = TestNode::new(vec![Family::new(h).named("scripted")]);
     (node, log)
 }
 
@@ -250,10 +274,10 @@ fn timers_fire_at_virtual_times() {
     assert_eq!(
         log.borrow()[1..],
         [
-            "timer 1020 at 20",
-            "timer 30 at 30",
-            "timer 1020 at 40",
-            "timer 1020 at 60"
+            "timer every 20 at 20",
+            "timer once 30 at 30",
+            "timer every 20 at 40",
+            "timer every 20 at 60"
         ]
     );
 }
@@ -287,22 +311,32 @@ fn replies_carry_only_type_in_reply_to_and_fields() {
 /// Answers each request 10 ms later, through a stored [`Waiter`].
 #[derive(Default)]
 struct Later {
-    waiting: Vec<crate::node::Waiter>,
+    waiting: Vec<Waiter>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum JustDo {
+    Do {},
 }
 
 impl Handler for Later {
-    fn on_message(&mut self, ctx: &mut Ctx, msg: &Message) -> Result<()> {
-        self.waiting.push(crate::node::Waiter::of(msg));
-        ctx.set_timer(ms(10), 0);
+    type Msg<'a> = JustDo;
+    type Timer = ();
+    type Rpc = Never;
+
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, from: Sender, _: JustDo) -> Result<()> {
+        self.waiting.push(from.defer());
+        ctx.set_timer(ms(10), ());
         Ok(())
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx, _token: u64) -> Result<()> {
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, (): ()) -> Result<()> {
         for (i, w) in self.waiting.drain(..).enumerate() {
             if i == 0 {
-                w.answer(ctx, &Out::DoOk { n: 1 })?;
+                ctx.answer(w, &Out::DoOk { n: 1 });
             } else {
-                w.fail(ctx, &Error::new(crate::ErrorCode::ABORT, "later"))?;
+                ctx.answer_error(w, &Error::new(crate::ErrorCode::ABORT, "later"));
             }
         }
         Ok(())
@@ -311,7 +345,7 @@ impl Handler for Later {
 
 #[test]
 fn waiters_answer_after_the_call_returned_with_in_reply_to() {
-    let mut n = TestNode::with("later", &["do"], Later::default());
+    let mut n = TestNode::with("later", Later::default());
     n.init("n0", &["n0"]);
     assert!(n.request("c1", json!({"type":"do","msg_id":4})).is_empty());
     assert!(n.request("c2", json!({"type":"do","msg_id":5})).is_empty());

@@ -198,7 +198,7 @@ impl WorkloadClient for KafkaClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::testnet;
+    use crate::workload::stub_node;
 
     fn inv(f: &str, value: Value, final_phase: bool) -> Invocation {
         Invocation {
@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn assign_poll_and_commit() {
-        let (mut conn, seen) = testnet::conn(node(false));
+        let (mut conn, seen) = stub_node::conn(node(false));
         let tracker = Arc::new(Mutex::new(Tracker::default()));
         let mut c = KafkaClient::new(tracker.clone());
         let a = c.invoke(&inv("assign", json!(["1", "2"]), false), &mut conn);
@@ -275,7 +275,7 @@ mod tests {
 
     #[test]
     fn a_crash_forgets_the_offsets_and_final_assigns_seek_to_zero() {
-        let (mut conn, seen) = testnet::conn(node(false));
+        let (mut conn, seen) = stub_node::conn(node(false));
         let tracker = Arc::new(Mutex::new(Tracker::default()));
         let mut c = KafkaClient::new(tracker.clone());
         c.invoke(&inv("assign", json!(["1"]), false), &mut conn);
@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn a_failed_commit_fails_the_poll() {
-        let (mut conn, _) = testnet::conn(node(true));
+        let (mut conn, _) = stub_node::conn(node(true));
         let mut c = KafkaClient::new(Arc::default());
         c.invoke(&inv("assign", json!(["1"]), false), &mut conn);
         match c.invoke(&inv("poll", Value::Null, false), &mut conn) {
@@ -325,7 +325,7 @@ mod tests {
 
     #[test]
     fn malformed_message_lists_are_exceptions() {
-        let (mut conn, _) = testnet::conn(|b: &Value| {
+        let (mut conn, _) = stub_node::conn(|b: &Value| {
             (b["type"] == "poll").then(|| json!({"type": "poll_ok", "msgs": {"1": [[0]]}}))
         });
         let mut c = KafkaClient::new(Arc::default());
