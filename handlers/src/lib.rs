@@ -26,3 +26,8 @@ pub(crate) mod test_cluster;
 /// Referenced by the host binary so the linker keeps this crate (and with it every
 /// family's registration) even though nothing else in it is called by name.
 pub fn link() {}
+
+/// The guide `handlers/README.md`, whose worked example runs as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct AddingAFamily;
