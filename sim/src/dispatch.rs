@@ -109,7 +109,7 @@ fn perform(w: &mut WorkerSetup, st: &mut WorkerState, inv: &Invocation) -> usize
         msg_id: Some(c.peek_msg_id()),
     };
     w.recorder.invoke(&who, &inv.f, &inv.value, inv.final_phase);
-    let completion: Completion = w.client.invoke(inv, c);
+    let completion: Completion = crate::client::perform(w.client.as_mut(), inv, c);
     let (kind, index) = w
         .recorder
         .complete(&who, &inv.f, completion, inv.final_phase);

@@ -404,7 +404,12 @@ fn setup_clients(
     ids: &ClientIds,
     procs: &mut [NodeProc],
 ) -> Result<Vec<Conn>, Box<Crash>> {
-    let (results, exited) = on_every_node(plan, net, ids, procs, |c| workload.setup(plan, c));
+    let (results, exited) = on_every_node(plan, net, ids, procs, |c| {
+        match workload.setup_request(plan) {
+            Some(req) => workload.check_setup(c.rpc(req.body, req.timeout)),
+            None => Ok(()),
+        }
+    });
     if let Some(crash) = exited {
         for (c, _) in results {
             c.close();

@@ -128,6 +128,25 @@ impl Conn {
     }
 }
 
+/// Performs `inv` with `client` over `conn`: sends each request the client asks for, in
+/// turn, and returns how the operation ended.
+pub fn perform(
+    client: &mut dyn crate::workload::WorkloadClient,
+    inv: &crate::workload::Invocation,
+    conn: &mut Conn,
+) -> outcome::Completion {
+    let mut step = client.start(inv);
+    loop {
+        match step {
+            crate::workload::Step::Call { body, timeout } => {
+                let result = conn.rpc(body, timeout);
+                step = client.resume(inv, result);
+            }
+            crate::workload::Step::Done(done) => return done,
+        }
+    }
+}
+
 /// True for an `in_reply_to` that a person would read as `msg_id` but Maelstrom ignores.
 fn near_match(v: &Value, msg_id: u64) -> bool {
     match v {

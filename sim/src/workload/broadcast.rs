@@ -3,10 +3,12 @@
 //! `read` is idempotent, `broadcast` is not. Checker: set-full over broadcasts.
 
 use super::simple::{add_or_read, final_read, list_or_empty, AddOrRead, OpSpec, SimpleClient};
-use super::{FinalOps, Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
+use super::{
+    FinalOps, Generator, Invocation, SetupRequest, Workload, WorkloadClient, DEFAULT_TIMEOUT,
+};
 use crate::client::outcome::ErrorMode;
 use crate::client::schema::{ReplySchema, Shape};
-use crate::client::{Conn, RpcResult};
+use crate::client::RpcResult;
 use crate::plan::TestPlan;
 use crate::topology;
 use glomers_simkit::checker::CheckResult;
@@ -51,13 +53,15 @@ impl Workload for Broadcast {
     fn has_final_phase(&self) -> bool {
         true
     }
-    fn setup(&self, plan: &TestPlan, conn: &mut Conn) -> Result<(), String> {
+    fn setup_request(&self, plan: &TestPlan) -> Option<SetupRequest> {
         let topo = topology::to_json(&topology::build(plan.topology, &plan.nodes));
-        let res = conn.rpc(
-            json!({"type": "topology", "topology": topo}),
-            DEFAULT_TIMEOUT,
-        );
-        match res {
+        Some(SetupRequest {
+            body: json!({"type": "topology", "topology": topo}),
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+    fn check_setup(&self, result: RpcResult) -> Result<(), String> {
+        match result {
             RpcResult::Reply(body) => crate::client::schema::validate(&TOPOLOGY_OK, &body)
                 .map_err(|e| format!("bad reply to topology: {e}")),
             RpcResult::Error { code, text, .. } => {

@@ -19,10 +19,10 @@
 //! the nodes, with the same exit code. With more than 10 nodes a group alone exceeds the
 //! 20-process limit and Maelstrom's generator spins forever; we refuse that too.
 
-use super::{GenContext, Generator, Invocation, Workload, WorkloadClient};
+use super::{GenContext, Generator, Invocation, Step, Workload, WorkloadClient};
 use crate::client::outcome::{complete, Completion, ErrorMode};
 use crate::client::schema::{ReplySchema, Shape};
-use crate::client::Conn;
+use crate::client::RpcResult;
 use crate::plan::TestPlan;
 use glomers_simkit::checker::{linearizable, CheckResult};
 use glomers_simkit::history::History;
@@ -194,19 +194,31 @@ struct LinKvClient {
     processes: Arc<Processes>,
 }
 
+/// The request and reply schema of a lin-kv invocation.
+fn request_of(inv: &Invocation) -> (Value, &'static ReplySchema) {
+    let k = inv.value.get(0).cloned().unwrap_or(Value::Null);
+    let v = inv.value.get(1).cloned().unwrap_or(Value::Null);
+    match inv.f.as_str() {
+        "read" => (json!({"type": "read", "key": k}), &READ_OK),
+        "write" => (json!({"type": "write", "key": k, "value": v}), &WRITE_OK),
+        _ => (
+            json!({"type": "cas", "key": k, "from": v.get(0), "to": v.get(1)}),
+            &CAS_OK,
+        ),
+    }
+}
+
 impl WorkloadClient for LinKvClient {
-    fn invoke(&mut self, inv: &Invocation, conn: &mut Conn) -> Completion {
+    fn start(&mut self, inv: &Invocation) -> Step {
+        Step::Call {
+            body: request_of(inv).0,
+            timeout: self.timeout,
+        }
+    }
+
+    fn resume(&mut self, inv: &Invocation, result: RpcResult) -> Step {
         let k = inv.value.get(0).cloned().unwrap_or(Value::Null);
-        let v = inv.value.get(1).cloned().unwrap_or(Value::Null);
-        let (request, schema) = match inv.f.as_str() {
-            "read" => (json!({"type": "read", "key": k}), &READ_OK),
-            "write" => (json!({"type": "write", "key": k, "value": v}), &WRITE_OK),
-            _ => (
-                json!({"type": "cas", "key": k, "from": v.get(0), "to": v.get(1)}),
-                &CAS_OK,
-            ),
-        };
-        let result = conn.rpc(request, self.timeout);
+        let schema = request_of(inv).1;
         let done = complete(
             result,
             ErrorMode::WithErrors,
@@ -224,7 +236,7 @@ impl WorkloadClient for LinKvClient {
         if matches!(done, Completion::Info { .. }) {
             self.processes.advance(self.worker);
         }
-        done
+        Step::Done(done)
     }
 }
 
@@ -333,12 +345,21 @@ mod tests {
             timeout: Duration::from_millis(100),
             processes: procs.clone(),
         };
-        let read = c.invoke(&Invocation::new("read", json!([5, null])), &mut conn);
+        let read = crate::client::perform(
+            &mut c,
+            &Invocation::new("read", json!([5, null])),
+            &mut conn,
+        );
         assert_eq!(read, Completion::Ok(json!([5, 3])));
-        let cas = c.invoke(&Invocation::new("cas", json!([5, [1, 2]])), &mut conn);
+        let cas = crate::client::perform(
+            &mut c,
+            &Invocation::new("cas", json!([5, [1, 2]])),
+            &mut conn,
+        );
         assert!(matches!(cas, Completion::Fail { .. }), "{cas:?}");
         assert_eq!(procs.of(2), 2);
-        let write = c.invoke(&Invocation::new("write", json!([5, 4])), &mut conn);
+        let write =
+            crate::client::perform(&mut c, &Invocation::new("write", json!([5, 4])), &mut conn);
         assert!(matches!(write, Completion::Info { .. }), "{write:?}");
         assert_eq!(
             procs.of(2),

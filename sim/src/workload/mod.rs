@@ -21,7 +21,7 @@ pub mod unique_ids;
 pub mod wr_txns;
 
 use crate::client::outcome::Completion;
-use crate::client::Conn;
+use crate::client::RpcResult;
 use crate::plan::TestPlan;
 use glomers_simkit::checker::CheckResult;
 use glomers_simkit::history::{History, Op};
@@ -99,10 +99,38 @@ impl FinalOps for FixedOps {
     }
 }
 
-/// Performs operations over a client connection (one per worker).
+/// The next thing an operation needs: a request over its client connection, or nothing
+/// more because it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Send `body` (without `msg_id`) to the client's node and resume with the result.
+    Call {
+        /// The request body.
+        body: Value,
+        /// How long to wait for the reply.
+        timeout: Duration,
+    },
+    /// The operation ended.
+    Done(Completion),
+}
+
+/// Performs operations as a sequence of RPCs over one client connection (one client per
+/// worker). IO-free: a driver sends each [`Step::Call`] and hands the result back, so the
+/// real-time bench and the deterministic driver run the same client code.
 pub trait WorkloadClient: Send {
-    /// Performs `inv` and says how it ended.
-    fn invoke(&mut self, inv: &Invocation, conn: &mut Conn) -> Completion;
+    /// The first step of `inv`.
+    fn start(&mut self, inv: &Invocation) -> Step;
+    /// The step after the RPC of the previous [`Step::Call`] ended with `result`.
+    fn resume(&mut self, inv: &Invocation, result: RpcResult) -> Step;
+}
+
+/// A request made once per node before the main phase (broadcast's `topology`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetupRequest {
+    /// The request body.
+    pub body: Value,
+    /// How long to wait for the reply.
+    pub timeout: Duration,
 }
 
 /// A workload, as the runner sees it.
@@ -126,8 +154,13 @@ pub trait Workload: Send + Sync {
     fn refusal_exit_code(&self) -> i32 {
         254
     }
-    /// Client setup on each node (one RPC connection per node, kept open until teardown).
-    fn setup(&self, _plan: &TestPlan, _conn: &mut Conn) -> Result<(), String> {
+    /// The setup request sent to each node over its own client (kept open until
+    /// teardown), if the workload has one.
+    fn setup_request(&self, _plan: &TestPlan) -> Option<SetupRequest> {
+        None
+    }
+    /// Checks a node's answer to the setup request.
+    fn check_setup(&self, _result: RpcResult) -> Result<(), String> {
         Ok(())
     }
     /// The main-phase generator.

@@ -4,11 +4,11 @@
 //! add-or-read generator and the nullable-list read value.
 
 use super::{
-    FinalOps, FixedOps, GenContext, Generator, Invocation, WorkloadClient, DEFAULT_TIMEOUT,
+    FinalOps, FixedOps, GenContext, Generator, Invocation, Step, WorkloadClient, DEFAULT_TIMEOUT,
 };
-use crate::client::outcome::{complete, Completion, ErrorMode};
+use crate::client::outcome::{complete, ErrorMode};
 use crate::client::schema::ReplySchema;
-use crate::client::Conn;
+use crate::client::RpcResult;
 use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::{json, Value};
@@ -49,17 +49,23 @@ impl SimpleClient {
 }
 
 impl WorkloadClient for SimpleClient {
-    fn invoke(&mut self, inv: &Invocation, conn: &mut Conn) -> Completion {
+    fn start(&mut self, inv: &Invocation) -> Step {
+        Step::Call {
+            body: (self.spec)(inv).request,
+            timeout: self.timeout,
+        }
+    }
+
+    fn resume(&mut self, inv: &Invocation, result: RpcResult) -> Step {
         let op = (self.spec)(inv);
-        let result = conn.rpc(op.request, self.timeout);
-        complete(
+        Step::Done(complete(
             result,
             self.mode,
             op.idempotent,
             &inv.value,
             op.schema,
             |body| (op.ok)(inv, body),
-        )
+        ))
     }
 }
 

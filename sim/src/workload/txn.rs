@@ -18,10 +18,10 @@
 
 use super::reply_shapes::{malformed, micro_ops};
 use super::wr_txns::{WrOptions, WrTxns};
-use super::{GenContext, Generator, Invocation, Workload, WorkloadClient, DEFAULT_TIMEOUT};
+use super::{GenContext, Generator, Invocation, Step, Workload, WorkloadClient, DEFAULT_TIMEOUT};
 use crate::client::outcome::{complete, Completion, ErrorMode};
 use crate::client::schema::{ReplySchema, Shape};
-use crate::client::Conn;
+use crate::client::RpcResult;
 use crate::plan::TestPlan;
 use glomers_simkit::checker::cycles::Model;
 use glomers_simkit::checker::{list_append, rw_register, CheckResult};
@@ -118,8 +118,21 @@ struct TxnClient {
 }
 
 impl WorkloadClient for TxnClient {
-    fn invoke(&mut self, inv: &Invocation, conn: &mut Conn) -> Completion {
-        let result = conn.rpc(json!({"type": "txn", "txn": inv.value}), DEFAULT_TIMEOUT);
+    fn start(&mut self, inv: &Invocation) -> Step {
+        Step::Call {
+            body: json!({"type": "txn", "txn": inv.value}),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    fn resume(&mut self, inv: &Invocation, result: RpcResult) -> Step {
+        Step::Done(self.finish(inv, result))
+    }
+}
+
+impl TxnClient {
+    /// The completion of a txn, with the micro-ops of the reply checked.
+    fn finish(&self, inv: &Invocation, result: RpcResult) -> Completion {
         let done = complete(
             result,
             ErrorMode::WithErrors,
@@ -234,7 +247,7 @@ mod tests {
         };
         let mut run = |k: i64| {
             let inv = Invocation::new("txn", json!([["r", k, null], ["append", k, 3]]));
-            c.invoke(&inv, &mut conn)
+            crate::client::perform(&mut c, &inv, &mut conn)
         };
         assert_eq!(
             run(1),

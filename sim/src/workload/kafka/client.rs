@@ -17,9 +17,9 @@
 use super::tracker::Tracker;
 use crate::client::outcome::{complete, Completion, ErrorMode};
 use crate::client::schema::{ReplySchema, Shape};
-use crate::client::Conn;
+use crate::client::RpcResult;
 use crate::workload::reply_shapes::{malformed, message_lists, offset_map};
-use crate::workload::{Invocation, WorkloadClient, DEFAULT_TIMEOUT};
+use crate::workload::{Invocation, Step, WorkloadClient, DEFAULT_TIMEOUT};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -45,13 +45,27 @@ const LIST_OK: ReplySchema = ReplySchema {
 pub struct KafkaClient {
     offsets: BTreeMap<String, i64>,
     tracker: Arc<Mutex<Tracker>>,
+    /// The RPC the current operation waits for.
+    waiting: Option<Waiting>,
+}
+
+/// What the current operation's outstanding RPC is.
+enum Waiting {
+    /// `list_committed_offsets` of an assign of these keys.
+    Assign(Vec<String>),
+    /// The `poll` of a poll.
+    Poll,
+    /// The `commit_offsets` after a poll that returned `msgs`.
+    Commit(Value),
+    /// The `send` of a send.
+    Send,
 }
 
 /// One step of an operation: its reply body, or how the operation ended.
-type Step = Result<Value, Completion>;
+type Outcome = Result<Value, Completion>;
 
-fn call(conn: &mut Conn, body: Value, schema: &ReplySchema, inv: &Invocation) -> Step {
-    let result = conn.rpc(body, DEFAULT_TIMEOUT);
+/// The reply body of `result` if it is a valid `schema` reply, else the completion.
+fn check(result: RpcResult, schema: &ReplySchema, inv: &Invocation) -> Outcome {
     match complete(
         result,
         ErrorMode::WithErrors,
@@ -65,35 +79,24 @@ fn call(conn: &mut Conn, body: Value, schema: &ReplySchema, inv: &Invocation) ->
     }
 }
 
+fn call(body: Value) -> Step {
+    Step::Call {
+        body,
+        timeout: DEFAULT_TIMEOUT,
+    }
+}
+
 impl KafkaClient {
     /// A fresh client reporting to `tracker`.
     pub fn new(tracker: Arc<Mutex<Tracker>>) -> KafkaClient {
         KafkaClient {
             offsets: BTreeMap::new(),
             tracker,
+            waiting: None,
         }
     }
 
-    fn assign(&mut self, inv: &Invocation, conn: &mut Conn) -> Step {
-        let keys: Vec<String> = inv
-            .value
-            .as_array()
-            .map(|ks| {
-                ks.iter()
-                    .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if inv.final_phase {
-            self.offsets = keys.into_iter().map(|k| (k, 0)).collect();
-            return Ok(inv.value.clone());
-        }
-        let body = call(
-            conn,
-            json!({"type": "list_committed_offsets", "keys": keys}),
-            &LIST_OK,
-            inv,
-        )?;
+    fn assigned(&mut self, keys: Vec<String>, body: &Value, inv: &Invocation) -> Outcome {
         let committed =
             offset_map("offsets", &body["offsets"]).map_err(|why| malformed(&inv.value, why))?;
         self.offsets = keys
@@ -111,18 +114,8 @@ impl KafkaClient {
         Ok(inv.value.clone())
     }
 
-    fn poll(&mut self, inv: &Invocation, conn: &mut Conn) -> Step {
-        let offsets: Map<String, Value> = self
-            .offsets
-            .iter()
-            .map(|(k, o)| (k.clone(), json!(o)))
-            .collect();
-        let body = call(
-            conn,
-            json!({"type": "poll", "offsets": offsets}),
-            &POLL_OK,
-            inv,
-        )?;
+    /// The poll's reply: advance the local offsets and commit what came back.
+    fn polled(&mut self, body: &Value, inv: &Invocation) -> Result<Step, Completion> {
         let msgs = body["msgs"].clone();
         message_lists(&msgs).map_err(|why| malformed(&inv.value, why))?;
         let mut commit: Map<String, Value> = Map::new();
@@ -140,46 +133,17 @@ impl KafkaClient {
                 commit.insert(k.clone(), json!(max.max(0)));
             }
         }
-        if !commit.is_empty() {
-            call(
-                conn,
-                json!({"type": "commit_offsets", "offsets": commit}),
-                &COMMIT_OK,
-                inv,
-            )?;
+        if commit.is_empty() {
+            return Ok(self.finish(inv, Ok(json!({ "msgs": msgs }))));
         }
-        Ok(json!({ "msgs": msgs }))
+        self.waiting = Some(Waiting::Commit(msgs));
+        Ok(call(json!({"type": "commit_offsets", "offsets": commit})))
     }
 
-    fn send(&mut self, inv: &Invocation, conn: &mut Conn) -> Step {
-        let key = inv.value["key"].clone();
-        let msg = inv.value["msg"].clone();
-        let body = call(
-            conn,
-            json!({"type": "send", "key": key, "msg": msg}),
-            &SEND_OK,
-            inv,
-        )?;
-        Ok(json!({"key": key, "msg": msg, "offset": body["offset"]}))
-    }
-}
-
-impl WorkloadClient for KafkaClient {
-    fn invoke(&mut self, inv: &Invocation, conn: &mut Conn) -> Completion {
-        let step = match inv.f.as_str() {
-            "assign" => self.assign(inv, conn),
-            "poll" => self.poll(inv, conn),
-            "send" => self.send(inv, conn),
-            _ => Err(Completion::Info {
-                value: inv.value.clone(),
-                error: json!([
-                    "crash",
-                    "the client was crashed on purpose (kafka's crash schedule); a fresh one takes over"
-                ]),
-                exception: None,
-            }),
-        };
-        let done = match step {
+    /// Ends the operation: the tracker learns successes, an `info` resets the offsets.
+    fn finish(&mut self, inv: &Invocation, outcome: Outcome) -> Step {
+        self.waiting = None;
+        let done = match outcome {
             Ok(v) => Completion::Ok(v),
             Err(c) => c,
         };
@@ -191,13 +155,94 @@ impl WorkloadClient for KafkaClient {
             Completion::Info { .. } => self.offsets.clear(),
             _ => {}
         }
-        done
+        Step::Done(done)
+    }
+}
+
+fn keys_of(inv: &Invocation) -> Vec<String> {
+    inv.value
+        .as_array()
+        .map(|ks| {
+            ks.iter()
+                .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl WorkloadClient for KafkaClient {
+    fn start(&mut self, inv: &Invocation) -> Step {
+        match inv.f.as_str() {
+            "assign" if inv.final_phase => {
+                self.offsets = keys_of(inv).into_iter().map(|k| (k, 0)).collect();
+                self.finish(inv, Ok(inv.value.clone()))
+            }
+            "assign" => {
+                let keys = keys_of(inv);
+                let body = json!({"type": "list_committed_offsets", "keys": keys});
+                self.waiting = Some(Waiting::Assign(keys));
+                call(body)
+            }
+            "poll" => {
+                let offsets: Map<String, Value> = self
+                    .offsets
+                    .iter()
+                    .map(|(k, o)| (k.clone(), json!(o)))
+                    .collect();
+                self.waiting = Some(Waiting::Poll);
+                call(json!({"type": "poll", "offsets": offsets}))
+            }
+            "send" => {
+                self.waiting = Some(Waiting::Send);
+                let (key, msg) = (&inv.value["key"], &inv.value["msg"]);
+                call(json!({"type": "send", "key": key, "msg": msg}))
+            }
+            _ => {
+                let crash = Completion::Info {
+                    value: inv.value.clone(),
+                    error: json!([
+                        "crash",
+                        "the client was crashed on purpose (kafka's crash schedule); a fresh one takes over"
+                    ]),
+                    exception: None,
+                };
+                self.finish(inv, Err(crash))
+            }
+        }
+    }
+
+    fn resume(&mut self, inv: &Invocation, result: RpcResult) -> Step {
+        let outcome = match self.waiting.take() {
+            Some(Waiting::Assign(keys)) => {
+                check(result, &LIST_OK, inv).and_then(|body| self.assigned(keys, &body, inv))
+            }
+            Some(Waiting::Poll) => match check(result, &POLL_OK, inv) {
+                Ok(body) => match self.polled(&body, inv) {
+                    Ok(step) => return step,
+                    Err(c) => Err(c),
+                },
+                Err(c) => Err(c),
+            },
+            Some(Waiting::Commit(msgs)) => {
+                check(result, &COMMIT_OK, inv).map(|_| json!({ "msgs": msgs }))
+            }
+            Some(Waiting::Send) => check(result, &SEND_OK, inv).map(|body| {
+                json!({"key": inv.value["key"], "msg": inv.value["msg"], "offset": body["offset"]})
+            }),
+            None => Err(Completion::Info {
+                value: inv.value.clone(),
+                error: json!(["bench-bug", "a reply resumed an operation that waited for none"]),
+                exception: Some("internal: unexpected resume".into()),
+            }),
+        };
+        self.finish(inv, outcome)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::perform;
     use crate::workload::stub_node;
 
     fn inv(f: &str, value: Value, final_phase: bool) -> Invocation {
@@ -235,16 +280,17 @@ mod tests {
         let (mut conn, seen) = stub_node::conn(node(false));
         let tracker = Arc::new(Mutex::new(Tracker::default()));
         let mut c = KafkaClient::new(tracker.clone());
-        let a = c.invoke(&inv("assign", json!(["1", "2"]), false), &mut conn);
+        let a = perform(&mut c, &inv("assign", json!(["1", "2"]), false), &mut conn);
         assert_eq!(a, Completion::Ok(json!(["1", "2"])));
-        let p = c.invoke(&inv("poll", Value::Null, false), &mut conn);
+        let p = perform(&mut c, &inv("poll", Value::Null, false), &mut conn);
         assert_eq!(
             p,
             Completion::Ok(json!({"msgs": {"1": [[3, 10], [4, 11]]}}))
         );
-        let again = c.invoke(&inv("poll", Value::Null, false), &mut conn);
+        let again = perform(&mut c, &inv("poll", Value::Null, false), &mut conn);
         assert_eq!(again, Completion::Ok(json!({"msgs": {}})));
-        let s = c.invoke(
+        let s = perform(
+            &mut c,
             &inv("send", json!({"key": "2", "msg": 1}), false),
             &mut conn,
         );
@@ -278,8 +324,8 @@ mod tests {
         let (mut conn, seen) = stub_node::conn(node(false));
         let tracker = Arc::new(Mutex::new(Tracker::default()));
         let mut c = KafkaClient::new(tracker.clone());
-        c.invoke(&inv("assign", json!(["1"]), false), &mut conn);
-        let crash = c.invoke(&inv("crash", Value::Null, false), &mut conn);
+        perform(&mut c, &inv("assign", json!(["1"]), false), &mut conn);
+        let crash = perform(&mut c, &inv("crash", Value::Null, false), &mut conn);
         assert!(matches!(
             crash,
             Completion::Info {
@@ -287,10 +333,10 @@ mod tests {
                 ..
             }
         ));
-        c.invoke(&inv("poll", Value::Null, false), &mut conn);
-        let final_assign = c.invoke(&inv("assign", json!(["1", "5"]), true), &mut conn);
+        perform(&mut c, &inv("poll", Value::Null, false), &mut conn);
+        let final_assign = perform(&mut c, &inv("assign", json!(["1", "5"]), true), &mut conn);
         assert!(matches!(final_assign, Completion::Ok(_)));
-        c.invoke(&inv("poll", Value::Null, true), &mut conn);
+        perform(&mut c, &inv("poll", Value::Null, true), &mut conn);
         let reqs = seen.lock().unwrap().clone();
         assert_eq!(
             reqs.len(),
@@ -313,8 +359,8 @@ mod tests {
     fn a_failed_commit_fails_the_poll() {
         let (mut conn, _) = stub_node::conn(node(true));
         let mut c = KafkaClient::new(Arc::default());
-        c.invoke(&inv("assign", json!(["1"]), false), &mut conn);
-        match c.invoke(&inv("poll", Value::Null, false), &mut conn) {
+        perform(&mut c, &inv("assign", json!(["1"]), false), &mut conn);
+        match perform(&mut c, &inv("poll", Value::Null, false), &mut conn) {
             Completion::Fail { value, error } => {
                 assert_eq!(value, Value::Null);
                 assert_eq!(error, json!([11, "temporarily-unavailable", "busy"]));
@@ -329,7 +375,7 @@ mod tests {
             (b["type"] == "poll").then(|| json!({"type": "poll_ok", "msgs": {"1": [[0]]}}))
         });
         let mut c = KafkaClient::new(Arc::default());
-        match c.invoke(&inv("poll", Value::Null, false), &mut conn) {
+        match perform(&mut c, &inv("poll", Value::Null, false), &mut conn) {
             Completion::Info {
                 exception: Some(e), ..
             } => assert!(e.contains("[offset, msg]"), "{e}"),
