@@ -23,6 +23,8 @@ mod determinism;
 #[cfg(test)]
 pub(crate) mod test_cluster;
 
+include!(concat!(env!("OUT_DIR"), "/presets.rs"));
+
 /// Referenced by the host binary so the linker keeps this crate (and with it every
 /// family's registration) even though nothing else in it is called by name.
 pub fn link() {}

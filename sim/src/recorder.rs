@@ -55,9 +55,17 @@ pub struct Counts {
     pub info: AtomicU64,
 }
 
+/// Where a recorder's times come from.
+enum Clock {
+    /// Nanoseconds since this instant.
+    Wall(Instant),
+    /// The time a driver last set, in nanoseconds.
+    Virtual(AtomicU64),
+}
+
 /// Thread-safe history recorder.
 pub struct Recorder {
-    start: Instant,
+    clock: Clock,
     history: Mutex<History>,
     exceptions: Mutex<Vec<ExceptionRecord>>,
     nemesis: Mutex<Vec<NemesisEvent>>,
@@ -81,8 +89,24 @@ pub struct Actor {
 impl Recorder {
     /// A recorder whose times count from `start`.
     pub fn new(start: Instant) -> Recorder {
+        Recorder::with_clock(Clock::Wall(start))
+    }
+
+    /// A recorder whose times are set by the driver with [`Recorder::set_time`].
+    pub fn virtual_clock() -> Recorder {
+        Recorder::with_clock(Clock::Virtual(AtomicU64::new(0)))
+    }
+
+    /// Sets the time of the next records (virtual-clock recorders only).
+    pub fn set_time(&self, nanos: u64) {
+        if let Clock::Virtual(t) = &self.clock {
+            t.store(nanos, Ordering::Relaxed);
+        }
+    }
+
+    fn with_clock(clock: Clock) -> Recorder {
         Recorder {
-            start,
+            clock,
             history: Mutex::new(History::default()),
             exceptions: Mutex::new(Vec::new()),
             nemesis: Mutex::new(Vec::new()),
@@ -91,7 +115,10 @@ impl Recorder {
     }
 
     fn now(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
+        match &self.clock {
+            Clock::Wall(start) => start.elapsed().as_nanos() as u64,
+            Clock::Virtual(t) => t.load(Ordering::Relaxed),
+        }
     }
 
     fn push(&self, op: Op) -> usize {

@@ -13,7 +13,7 @@
 //! - History and journal share one time origin, the network start (Maelstrom's history
 //!   counts from the generator start), so times in reports line up.
 
-use crate::client::{ClientIds, Conn, RpcResult};
+use crate::client::{ClientIds, Conn};
 use crate::dispatch::{self, Job, WorkerSetup};
 use crate::nemesis::{self, NemesisPlan};
 use crate::net::journal::Journal;
@@ -25,6 +25,7 @@ use crate::progress::Progress;
 use crate::recorder::Recorder;
 use crate::results::{self, Crash};
 use crate::seed;
+use crate::setup;
 use crate::workload::{GenContext, Workload};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -54,8 +55,6 @@ pub struct RunOutcome {
     /// The crash, if the test crashed.
     pub crash: Option<Crash>,
 }
-
-const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Phase timings, printed on stderr when `GLOMERS_SIM_TIMING` is set (for the benchmark).
 struct Timing {
@@ -352,12 +351,7 @@ fn init_nodes(
     procs: &mut [NodeProc],
 ) -> Result<(), Box<Crash>> {
     let (results, exited) = on_every_node(plan, net, ids, procs, |c| {
-        let body = json!({
-            "type": "init",
-            "node_id": c.node,
-            "node_ids": plan.nodes,
-        });
-        c.rpc(body, INIT_TIMEOUT)
+        c.rpc(setup::init_body(plan, &c.node), setup::INIT_TIMEOUT)
     });
     if let Some(crash) = exited {
         return Err(crash);
@@ -369,25 +363,8 @@ fn init_nodes(
         if problem.is_some() {
             continue;
         }
-        match r {
-            RpcResult::Reply(b) if b.get("type").and_then(Value::as_str) == Some("init_ok") => {}
-            RpcResult::Reply(b) => {
-                problem = Some(format!(
-                    "node {node} answered init with type {} instead of \"init_ok\": {b}",
-                    b.get("type").cloned().unwrap_or(Value::Null)
-                ))
-            }
-            RpcResult::Error { code, text, .. } => {
-                problem = Some(format!(
-                    "node {node} answered init with an error (code {code:?}): {text}"
-                ))
-            }
-            RpcResult::Timeout(hint) => {
-                problem = Some(format!(
-                    "node {node} did not respond to an init message within 10 s{}",
-                    hint.map(|h| format!(" ({h})")).unwrap_or_default()
-                ))
-            }
+        if let Err(p) = setup::check_init(&node, r) {
+            problem = Some(p);
         }
     }
     check_exits(procs)?;

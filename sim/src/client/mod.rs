@@ -107,12 +107,8 @@ impl Conn {
                     if irt.and_then(Value::as_u64) == Some(msg_id) {
                         return classify(d.body);
                     }
-                    if let Some(v) = irt.filter(|v| near_match(v, msg_id)) {
-                        hint = Some(format!(
-                            "a reply from {} with in_reply_to {v} was ignored: it must be the \
-                             JSON integer {msg_id}",
-                            d.src
-                        ));
+                    if let Some(h) = near_match_hint(&d, msg_id) {
+                        hint = Some(h);
                     }
                 }
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
@@ -147,8 +143,18 @@ pub fn perform(
     }
 }
 
+/// The hint for a reply to `msg_id` that Maelstrom would ignore because its `in_reply_to`
+/// is not the JSON integer (a string or a float), if `d` is one.
+pub fn near_match_hint(d: &Delivery, msg_id: u64) -> Option<String> {
+    let v = d.body.get("in_reply_to").filter(|v| near_match(v, msg_id))?;
+    Some(format!(
+        "a reply from {} with in_reply_to {v} was ignored: it must be the JSON integer {msg_id}",
+        d.src
+    ))
+}
+
 /// True for an `in_reply_to` that a person would read as `msg_id` but Maelstrom ignores.
-fn near_match(v: &Value, msg_id: u64) -> bool {
+pub fn near_match(v: &Value, msg_id: u64) -> bool {
     match v {
         Value::String(s) => s.trim() == msg_id.to_string(),
         Value::Number(n) => !n.is_u64() && n.as_f64() == Some(msg_id as f64),

@@ -13,6 +13,7 @@
 //! - services answer on the router thread when a request is delivered; their replies go
 //!   back through the network with latency and are never partitioned.
 
+pub mod core;
 pub mod envelope;
 pub mod journal;
 pub mod latency;

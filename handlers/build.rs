@@ -1,5 +1,6 @@
 //! Embeds every `config/*.toml` of the repository as a preset, so a node started from any
-//! directory can name one (`glomers-host broadcast-3d.toml`).
+//! directory can name one (`glomers-host broadcast-3d.toml`), and the deterministic driver
+//! can run the same configs in-process.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -14,7 +15,7 @@ fn main() {
     entries.retain(|p| p.extension().is_some_and(|e| e == "toml"));
     entries.sort();
     let mut code =
-        String::from("/// Config files embedded at build time.\nstatic PRESETS: &[Preset] = &[\n");
+        String::from("/// Config files embedded at build time.\npub static PRESETS: &[glomers_runtime::startup::Preset] = &[\n");
     for path in entries {
         println!("cargo:rerun-if-changed={}", path.display());
         let name = path
@@ -24,7 +25,7 @@ fn main() {
         let abs = path.canonicalize().expect("config file exists");
         writeln!(
             code,
-            "    Preset {{ name: {name:?}, text: include_str!({:?}) }},",
+            "    glomers_runtime::startup::Preset {{ name: {name:?}, text: include_str!({:?}) }},",
             abs.display().to_string()
         )
         .expect("writing to a String cannot fail");
