@@ -148,9 +148,9 @@ impl Fault {
             FaultKind::Pause { node } => format!("pause {node}"),
             FaultKind::Duplicate { node } => format!("duplicate messages to {node}"),
         };
-        let end = self
-            .end
-            .map_or("the heal".to_string(), |e| format!("{:.1} s", e.as_secs_f64()));
+        let end = self.end.map_or("the heal".to_string(), |e| {
+            format!("{:.1} s", e.as_secs_f64())
+        });
         format!("{what} {:.1} s – {end}", self.start.as_secs_f64())
     }
 }
@@ -176,7 +176,9 @@ pub fn draw(
             }
             other => {
                 let mut rng = seed::rng(seed, other.name(), 0);
-                plan.extend(random_windows(*other, nodes, interval, time_limit, &mut rng));
+                plan.extend(random_windows(
+                    *other, nodes, interval, time_limit, &mut rng,
+                ));
             }
         }
     }
@@ -388,15 +390,18 @@ pub fn nemesis_record(fault: &Fault, start: bool) -> (String, Value) {
             "start-partition".into(),
             json!({"shape": shape, "grudge": grudge}),
         ),
-        (FaultKind::Partition { .. }, false) => {
-            ("stop-partition".into(), json!("network-healed"))
-        }
+        (FaultKind::Partition { .. }, false) => ("stop-partition".into(), json!("network-healed")),
         (FaultKind::Pause { node }, s) => (
             if s { "start-pause" } else { "stop-pause" }.into(),
             json!({ "node": node }),
         ),
         (FaultKind::Duplicate { node }, s) => (
-            if s { "start-duplicate" } else { "stop-duplicate" }.into(),
+            if s {
+                "start-duplicate"
+            } else {
+                "stop-duplicate"
+            }
+            .into(),
             json!({ "node": node }),
         ),
     }
@@ -453,7 +458,9 @@ mod tests {
         for w in plan.windows(2) {
             assert!(w[0].end.is_some_and(|e| e <= w[1].start), "{plan:?}");
         }
-        assert!(plan.iter().all(|f| matches!(f.kind, FaultKind::Partition { .. })));
+        assert!(plan
+            .iter()
+            .all(|f| matches!(f.kind, FaultKind::Partition { .. })));
         let again = draw(
             &[FaultMode::Partition],
             &ids(5),
@@ -468,7 +475,11 @@ mod tests {
     fn random_modes_draw_their_own_shapes_and_nodes() {
         let nodes = ids(6);
         let plan = draw(
-            &[FaultMode::PartitionRandom, FaultMode::Pause, FaultMode::Duplicate],
+            &[
+                FaultMode::PartitionRandom,
+                FaultMode::Pause,
+                FaultMode::Duplicate,
+            ],
             &nodes,
             Duration::from_secs(3),
             Duration::from_secs(60),
@@ -494,7 +505,10 @@ mod tests {
         let g = bridge(&ids(5));
         assert!(!g.contains_key("n0"));
         assert!(g.values().all(|s| !s.contains("n0")));
-        assert_eq!(g["n1"], BTreeSet::from(["n3".to_string(), "n4".to_string()]));
+        assert_eq!(
+            g["n1"],
+            BTreeSet::from(["n3".to_string(), "n4".to_string()])
+        );
     }
 
     #[test]
@@ -534,6 +548,9 @@ mod tests {
         );
         assert!(FaultMode::parse_list("none").unwrap().is_empty());
         let err = FaultMode::parse_list("flood").unwrap_err();
-        assert!(err.contains("partition, partition-random, pause, duplicate"), "{err}");
+        assert!(
+            err.contains("partition, partition-random, pause, duplicate"),
+            "{err}"
+        );
     }
 }

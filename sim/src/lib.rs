@@ -12,6 +12,7 @@
 pub mod challenges;
 pub mod cli;
 pub mod client;
+pub mod deterministic;
 pub mod dispatch;
 pub mod faults;
 pub mod interrupt;

@@ -146,7 +146,10 @@ pub fn perform(
 /// The hint for a reply to `msg_id` that Maelstrom would ignore because its `in_reply_to`
 /// is not the JSON integer (a string or a float), if `d` is one.
 pub fn near_match_hint(d: &Delivery, msg_id: u64) -> Option<String> {
-    let v = d.body.get("in_reply_to").filter(|v| near_match(v, msg_id))?;
+    let v = d
+        .body
+        .get("in_reply_to")
+        .filter(|v| near_match(v, msg_id))?;
     Some(format!(
         "a reply from {} with in_reply_to {v} was ignored: it must be the JSON integer {msg_id}",
         d.src

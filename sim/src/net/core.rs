@@ -476,7 +476,10 @@ mod tests {
         let later = run(&mut n, ms(100));
         match &later[..] {
             [Delivered::ToNode { node: 1, wire }] => {
-                assert_eq!(&**wire, r#"{"id":0,"src":"n0","dest":"n1","body":{"type":"x"}}"#)
+                assert_eq!(
+                    &**wire,
+                    r#"{"id":0,"src":"n0","dest":"n1","body":{"type":"x"}}"#
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -489,8 +492,13 @@ mod tests {
         let g: Grudge = [("n1".to_string(), ["n0".to_string()].into())].into();
         n.set_grudge(&g);
         n.send_text(ms(0), "n0", "n1", r#"{"type":"x"}"#).unwrap();
-        n.send_text(ms(0), "n0", "lin-kv", r#"{"type":"read","key":1,"msg_id":3}"#)
-            .unwrap();
+        n.send_text(
+            ms(0),
+            "n0",
+            "lin-kv",
+            r#"{"type":"read","key":1,"msg_id":3}"#,
+        )
+        .unwrap();
         let out = run(&mut n, ms(30));
         assert_eq!(n.stats().dropped, 1);
         match &out[..] {

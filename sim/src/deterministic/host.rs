@@ -1,0 +1,104 @@
+//! The nodes of a deterministic run: the host's real [`Node`] (runtime plus the handler
+//! families linked into this binary), built in-process from the same config words the
+//! host would get on its command line, with seeds derived from the run's seed.
+
+use crate::seed;
+use glomers_runtime::config::Config;
+use glomers_runtime::registry::{all_specs, build_node};
+use glomers_runtime::startup::{parse_args, resolve_config, Preset, CONFIG_ENV};
+use glomers_runtime::{logging, Node, Seeds};
+use std::time::Duration;
+
+/// A node the deterministic driver can run: sans-IO, driven by lines and a clock.
+pub trait SimNode {
+    /// Handles one input line (without newline) at `now`.
+    fn handle_line(&mut self, now: Duration, line: &[u8]);
+    /// Fires what is due at `now`.
+    fn handle_timeout(&mut self, now: Duration);
+    /// When [`SimNode::handle_timeout`] next has work.
+    fn next_deadline(&mut self) -> Option<Duration>;
+    /// Lines written since the last [`SimNode::clear_output`].
+    fn output(&self) -> &[u8];
+    /// Forgets the output.
+    fn clear_output(&mut self);
+}
+
+impl SimNode for Node {
+    fn handle_line(&mut self, now: Duration, line: &[u8]) {
+        Node::handle_line(self, now, line)
+    }
+    fn handle_timeout(&mut self, now: Duration) {
+        Node::handle_timeout(self, now)
+    }
+    fn next_deadline(&mut self) -> Option<Duration> {
+        Node::next_deadline(self)
+    }
+    fn output(&self) -> &[u8] {
+        Node::output(self)
+    }
+    fn clear_output(&mut self) {
+        Node::clear_output(self)
+    }
+}
+
+/// Builds the nodes of a run.
+pub trait NodeFactory {
+    /// Node number `index` (id `id`) of a run with seed `seed`.
+    fn build(&self, index: usize, id: &str, seed: u64) -> Result<Box<dyn SimNode>, String>;
+}
+
+/// The host's config for a run, resolved as `glomers-host` resolves its arguments: a
+/// `--config PATH` or bare `x.toml` word, else `GLOMERS_CONFIG`, else `default.toml`;
+/// files first, then the embedded presets; `GLOMERS__SECTION__KEY` overrides applied.
+pub struct HostNodes {
+    config: Config,
+    log_level: &'static str,
+}
+
+impl HostNodes {
+    /// Resolves the config named by the node arguments `args`.
+    pub fn from_args(args: &[String], presets: &[Preset]) -> Result<HostNodes, String> {
+        let parsed = parse_args(args.iter().cloned());
+        let name = parsed
+            .config
+            .or_else(|| std::env::var(CONFIG_ENV).ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "default.toml".to_string());
+        let (source, text) = resolve_config(&name, presets)?;
+        let mut config = Config::parse(&source, &text).map_err(|e| e.to_string())?;
+        config
+            .apply_overrides(std::env::vars())
+            .map_err(|e| e.to_string())?;
+        Ok(HostNodes {
+            config,
+            log_level: "off",
+        })
+    }
+
+    /// Lets the nodes log at `level` on stderr (they are silent by default).
+    pub fn logging(mut self, level: &'static str) -> HostNodes {
+        self.log_level = level;
+        self
+    }
+
+    /// Where the config came from.
+    pub fn source(&self) -> &str {
+        self.config.source()
+    }
+}
+
+/// The seeds of node `index` in a run with `seed`.
+pub fn node_seeds(seed: u64, index: usize) -> Seeds {
+    Seeds {
+        rng: seed::derive(seed, "node-rng", index as u64),
+        nonce: seed::derive(seed, "node-nonce", index as u64),
+    }
+}
+
+impl NodeFactory for HostNodes {
+    fn build(&self, index: usize, id: &str, seed: u64) -> Result<Box<dyn SimNode>, String> {
+        let log = logging::stderr_logger(self.log_level).new(slog::o!("node" => id.to_string()));
+        build_node(&self.config, &all_specs(), log, node_seeds(seed, index))
+            .map(|n| Box::new(n) as Box<dyn SimNode>)
+            .map_err(|e| e.to_string())
+    }
+}
