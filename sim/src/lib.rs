@@ -6,7 +6,8 @@
 //! [`net`] (router, latency, partitions, journal, envelope checks), [`client`] (RPC,
 //! reply schemas, error mapping), [`dispatch`] (stagger, workers), [`nemesis`],
 //! [`topology`], [`workload`] (one module per workload) and [`recorder`]; then
-//! [`results`] (results.json and files), [`report`] (terminal summary), [`progress`], and
+//! [`results`] (results.json and files), [`report`] (terminal summary), [`memory`],
+//! [`progress`], and
 //! [`challenges`] (the Gossip Glomers scorecard).
 
 pub mod challenges;
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod client;
 pub mod dispatch;
 pub mod interrupt;
+pub mod memory;
 pub mod nemesis;
 pub mod net;
 pub mod plan;
