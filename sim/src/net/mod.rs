@@ -12,6 +12,11 @@
 //!   head-of-line blocking), so per-destination order is FIFO under constant latency;
 //! - services answer on the router thread when a request is delivered; their replies go
 //!   back through the network with latency and are never partitioned.
+//!
+//! Buffers are bounded ([`budget`], [`BufferLimits`]): a node's lines wait for the router
+//! within 4 MiB, messages wait for a node's stdin within 8 MiB (beyond, the router drops
+//! them and records a `stdin-backlog` fault; Maelstrom would queue them without limit),
+//! and a client's inbox holds [`CLIENT_INBOX`] messages.
 
 pub mod budget;
 pub mod envelope;

@@ -1,5 +1,11 @@
 //! The router thread: queues, deadlines, partitions, services, journal and statistics.
 //! See the module docs of [`crate::net`] for the delivery rules.
+//!
+//! Deviations from Maelstrom, for hostile nodes only: messages for a node whose stdin
+//! backlog is full are dropped (journaled as drops, reported as `stdin-backlog`) instead of
+//! queued without limit, and messages for a client whose inbox is full are dropped
+//! (`inbox-full`). A second reply to one client request is delivered, as Maelstrom does,
+//! and reported (`duplicate-reply`).
 
 use super::journal::{Event, EventKind, JournalSink};
 use super::latency::{is_client, LatencyModel};

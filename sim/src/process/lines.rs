@@ -75,6 +75,11 @@ impl<R: Read> LineReader<R> {
         Ok(Some(Line::TooLong { len, prefix: buf }))
     }
 
+    /// True when more input is already buffered (the next line needs no read).
+    pub fn has_buffered(&self) -> bool {
+        !self.inner.buffer().is_empty()
+    }
+
     /// Reads and discards everything up to the end of input; returns the bytes skipped.
     pub fn drain(&mut self) -> u64 {
         let mut total = 0;

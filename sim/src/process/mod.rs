@@ -301,7 +301,9 @@ fn log_stderr<R: Read>(
                     MAX_LOG_FILE_BYTES >> 20
                 );
             }
-            let _ = out.flush();
+            if !reader.has_buffered() {
+                let _ = out.flush(); // flush when caught up, not on every line of a burst
+            }
         }
         let line = text.trim_end().to_string();
         if let Some(node) = &echo {
