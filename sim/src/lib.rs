@@ -6,7 +6,8 @@
 //! [`net`] (router, latency, partitions, journal, envelope checks), [`client`] (RPC,
 //! reply schemas, error mapping), [`dispatch`] (stagger, workers), [`nemesis`],
 //! [`topology`], [`workload`] (one module per workload) and [`recorder`]; then
-//! [`results`] (results.json and files), [`report`] (terminal summary), [`progress`], and
+//! [`results`] (results.json and files), [`report`] (terminal summary), [`memory`],
+//! [`progress`], and
 //! [`challenges`] (the Gossip Glomers scorecard).
 
 pub mod challenges;
@@ -16,6 +17,7 @@ pub mod deterministic;
 pub mod dispatch;
 pub mod faults;
 pub mod interrupt;
+pub mod memory;
 pub mod nemesis;
 pub mod net;
 pub mod plan;

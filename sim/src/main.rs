@@ -50,5 +50,10 @@ fn main() {
         }
         Command::Challenges(args) => glomers_sim::challenges::run(&args),
     };
+    if std::env::var_os("GLOMERS_SIM_TIMING").is_some() {
+        if let Some(kib) = glomers_sim::memory::own_peak_rss_kib() {
+            eprintln!("glomers-sim: peak RSS of the bench: {kib} KiB");
+        }
+    }
     std::process::exit(code);
 }

@@ -3,7 +3,7 @@
 //! rule with its operations (process, node, client, time, request, response) and the
 //! network messages that carried them.
 
-use crate::net::NodeFault;
+use crate::net::{FaultCounts, NodeFault, FAULTS_KEPT_PER_KIND};
 use crate::plan::TestPlan;
 use crate::results::{Analysis, Crash};
 use glomers_simkit::checker::{CheckResult, Validity};
@@ -241,7 +241,7 @@ pub fn print(plan: &TestPlan, dir: &Path, history: &History, a: &Analysis) {
             }
         }
     }
-    print_faults(&a.faults);
+    print_faults(&a.faults, &a.fault_counts);
     println!();
     println!("Files: {}/", dir.display());
     println!("  results.json  history.jsonl  messages.jsonl  nemesis.jsonl  node-logs/");
@@ -455,17 +455,26 @@ pub fn journal_for(
     out
 }
 
-fn print_faults(faults: &[NodeFault]) {
+/// How many kept faults the report prints.
+const MAX_FAULTS_SHOWN: usize = 12;
+
+fn print_faults(faults: &[NodeFault], counts: &FaultCounts) {
     if faults.is_empty() {
         return;
     }
+    let total: u64 = counts.values().flat_map(|k| k.values()).sum();
     println!();
-    println!("Node output problems ({}):", faults.len());
-    for f in faults.iter().take(10) {
+    println!(
+        "Node problems ({} in all): {}",
+        total.max(faults.len() as u64),
+        describe_counts(counts)
+    );
+    for f in faults.iter().take(MAX_FAULTS_SHOWN) {
         println!(
-            "  - {} at {:.3} s: {}{}",
+            "  - {} at {:.3} s [{}]: {}{}",
             f.node,
             f.time as f64 / 1e9,
+            f.kind.as_str(),
             f.problem,
             if f.fatal {
                 format!(
@@ -477,12 +486,32 @@ fn print_faults(faults: &[NodeFault]) {
                 String::new()
             }
         );
-        println!("      line: {}", f.line);
+        if !f.line.is_empty() {
+            println!("      line: {}", f.line);
+        }
+    }
+    if faults.len() > MAX_FAULTS_SHOWN || total > faults.len() as u64 {
+        println!(
+            "  (the first {FAULTS_KEPT_PER_KIND} of each kind per node are in results.json's \
+             node_faults; node_fault_counts has them all)"
+        );
     }
     println!(
         "  Nodes must write exactly one JSON message per line on stdout (logs go to stderr), \
-         to registered ids only."
+         to registered ids only, read their stdin, and answer each request once."
     );
+}
+
+/// `n0: not-json x1, duplicate-reply x57; n1: …`.
+fn describe_counts(counts: &FaultCounts) -> String {
+    counts
+        .iter()
+        .map(|(node, kinds)| {
+            let list: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+            format!("{node}: {}", list.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Prints the report of a crashed run.
@@ -508,7 +537,7 @@ pub fn print_crash(dir: Option<&Path>, c: &Crash) {
             println!("    | {l}");
         }
     }
-    print_faults(&c.faults);
+    print_faults(&c.faults, &c.fault_counts);
     if let Some(d) = dir {
         println!();
         println!(

@@ -3,10 +3,12 @@
 //! the `<store>/latest` symlink.
 //!
 //! Additions to Maelstrom's shape (they never change the verdict): `test` (the plan),
-//! `node_faults` (bad node output, §1.6), `nemesis` (partition events) and
+//! `node_faults` (what nodes did wrong: bad output, §1.6, and the hostile behaviours the
+//! bench survives; the first few of each kind per node) with `node_fault_counts` (all of
+//! them, per node and kind), `node_memory`, `nemesis` (partition events) and
 //! `net.dropped_count`.
 
-use crate::net::{GroupStats, NetStats, NodeFault};
+use crate::net::{FaultCounts, GroupStats, NetStats, NodeFault};
 use crate::plan::TestPlan;
 use crate::recorder::{ExceptionRecord, NemesisEvent};
 use crate::workload::Workload;
@@ -32,8 +34,10 @@ pub struct Crash {
     pub exit_status: Option<String>,
     /// The last lines of its stderr.
     pub log_tail: Vec<String>,
-    /// Node output faults seen before the crash.
+    /// Node faults seen before the crash (the first few of each kind per node).
     pub faults: Vec<NodeFault>,
+    /// How many faults of each kind each node caused.
+    pub fault_counts: FaultCounts,
 }
 
 impl Crash {
@@ -46,6 +50,7 @@ impl Crash {
             exit_status: None,
             log_tail: Vec::new(),
             faults: Vec::new(),
+            fault_counts: FaultCounts::new(),
         }
     }
 
@@ -79,7 +84,7 @@ impl Crash {
             node: Some(node.to_string()),
             exit_status: Some(st),
             log_tail,
-            faults: Vec::new(),
+            ..Crash::bench(String::new())
         }
     }
 }
@@ -100,8 +105,10 @@ pub struct Analysis {
     pub availability: CheckResult,
     /// Client exceptions.
     pub exceptions: Vec<ExceptionRecord>,
-    /// Node output faults.
+    /// Node faults (the first few of each kind per node).
     pub faults: Vec<NodeFault>,
+    /// How many faults of each kind each node caused.
+    pub fault_counts: FaultCounts,
     /// Network statistics.
     pub net: NetStats,
     /// Client invocations (final phase included).
@@ -290,6 +297,7 @@ pub fn analyse(
         availability,
         exceptions: exceptions.to_vec(),
         faults: faults.to_vec(),
+        fault_counts: FaultCounts::new(),
         net: *net,
         invokes,
     }

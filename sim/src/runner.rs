@@ -15,6 +15,7 @@
 
 use crate::client::{ClientIds, Conn};
 use crate::dispatch::{self, Job, WorkerSetup};
+use crate::memory::{RssSamples, SAMPLE_EVERY};
 use crate::nemesis::{self, NemesisPlan};
 use crate::net::journal::Journal;
 use crate::net::router::{Router, RouterSetup};
@@ -31,7 +32,7 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How much the runner prints.
@@ -121,11 +122,8 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
             )
         }
     };
-    let shared = Arc::new(Shared {
-        start: Instant::now(),
-        dead: plan.nodes.iter().map(|_| AtomicBool::new(false)).collect(),
-        faults: Mutex::new(Vec::new()),
-    });
+    let shared = Arc::new(Shared::new(Instant::now(), plan.nodes.len()));
+    let spared_children = process::prepare();
     let (tx, rx) = channel();
     let net = Net {
         tx,
@@ -157,6 +155,7 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
     }
     let recorder = Arc::new(Recorder::new(shared.start));
     let mut procs: Vec<NodeProc> = Vec::new();
+    let mut rss = RssSamples::default();
     let spec = SpawnSpec {
         bin: &plan.bin,
         args: &plan.bin_args,
@@ -177,7 +176,9 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
         init_nodes(plan, &net, &ids, &mut procs)?;
         let setup_conns = setup_clients(plan, workload, &net, &ids, &mut procs)?;
         timing.mark("setup");
-        let result = main_and_final(plan, workload, &net, &ids, &recorder, &mut procs, opts);
+        let result = main_and_final(
+            plan, workload, &net, &ids, &recorder, &mut procs, &mut rss, opts,
+        );
         timing.mark("run");
         for c in setup_conns {
             c.close();
@@ -186,13 +187,9 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
     };
     let outcome = body();
     // Read each node's peak memory before the kill takes its /proc entry away.
-    let node_memory: serde_json::Map<String, Value> = procs
-        .iter()
-        .map(|p| (p.id.clone(), json!({ "peak_rss_kib": p.peak_rss_kib() })))
-        .collect();
-    for p in &mut procs {
-        p.kill();
-    }
+    let peaks: Vec<Option<u64>> = procs.iter().map(NodeProc::peak_rss_kib).collect();
+    let node_memory = rss.to_json(&plan.nodes, &peaks);
+    process::kill_all(&mut procs, &shared, &spared_children);
     timing.mark("kill");
     let (stx, srx) = channel();
     let stats = if net.tx.send(RouterCmd::Stop(stx)).is_ok() {
@@ -201,11 +198,13 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
     } else {
         NetStats::default()
     };
+    shared.close_budgets();
     drop(net);
     timing.mark("router-stop");
     let journal_ok = journal.finish();
     timing.mark("journal-flush");
-    let faults = shared.faults.lock().map(|f| f.clone()).unwrap_or_default();
+    let faults = shared.faults();
+    let fault_counts = shared.fault_counts();
     let history = recorder.take_history();
     let nemesis_events = recorder.nemesis_events();
     // Files and checkers in parallel: the nodes are gone, the cores are free.
@@ -235,6 +234,7 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
         let crash = match outcome {
             Err(mut crash) => {
                 crash.faults = faults;
+                crash.fault_counts = fault_counts;
                 *crash
             }
             Ok(()) => Crash::bench("internal: no analysis".into()),
@@ -245,6 +245,8 @@ pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> R
     };
     let mut analysis = analysis;
     analysis.json["node_memory"] = Value::Object(node_memory);
+    analysis.json["node_fault_counts"] = json!(fault_counts);
+    analysis.fault_counts = fault_counts;
     if let Err(e) = results::write_results(&dir, &plan.store, &analysis.json) {
         eprintln!("glomers-sim: could not write results.json: {e}");
     }
@@ -421,6 +423,7 @@ fn main_and_final(
     ids: &Arc<ClientIds>,
     recorder: &Arc<Recorder>,
     procs: &mut [NodeProc],
+    rss: &mut RssSamples,
     opts: RunOptions,
 ) -> Result<(), Box<Crash>> {
     let gen_start = Instant::now();
@@ -590,9 +593,10 @@ fn main_and_final(
             })
             .map_err(|e| Box::new(Crash::bench(format!("cannot start the dispatcher: {e}"))))?
     };
-    // Supervise: node exits and progress.
+    // Supervise: node exits, memory samples and progress.
     let mut progress = Progress::new(opts.progress, gen_start);
     let mut crash = None;
+    let mut next_sample = gen_start + SAMPLE_EVERY;
     while !dispatcher.is_finished() {
         std::thread::sleep(Duration::from_millis(50));
         if crash.is_none() {
@@ -600,6 +604,11 @@ fn main_and_final(
                 abort.store(true, Ordering::SeqCst);
                 crash = Some(c);
             }
+        }
+        if Instant::now() >= next_sample {
+            let kib: Vec<Option<u64>> = procs.iter().map(NodeProc::rss_kib).collect();
+            rss.record(net.shared.start.elapsed().as_secs_f64(), &kib);
+            next_sample += SAMPLE_EVERY;
         }
         progress.tick(&recorder.counts);
     }

@@ -121,7 +121,9 @@ fn non_json_stdout_line_kills_the_node_output_and_is_reported() {
     let ok = history.iter().filter(|o| o["type"] == "ok").count();
     assert_eq!(ok, 2);
     assert!(res["availability"]["ok_fraction"].as_f64().unwrap() < 1.0);
-    assert!(r.stdout.contains("Node output problems"));
+    assert!(r
+        .stdout
+        .contains("Node problems (1 in all): n0: not-json x1"));
     // Like Maelstrom: echo stays valid (timeouts are info).
     assert_eq!(r.code, 0);
 }

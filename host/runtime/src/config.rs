@@ -5,12 +5,16 @@
 //! `GLOMERS__<SECTION>__<KEY>=<toml value>`, e.g. `GLOMERS__BROADCAST__FANOUT=4` or
 //! `GLOMERS__NODE__HANDLERS='["echo"]'`. A value that does not parse as TOML is taken as a
 //! string, so `GLOMERS__BROADCAST__TOPOLOGY=tree` works.
+//!
+//! Errors blame where the value came from: `FILE:LINE` for a key read from a file, the
+//! variable's name for an override.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use toml::{Table, Value};
+use toml::{Spanned, Table, Value};
 
 /// Prefix of the environment variables that override single keys.
 pub const ENV_PREFIX: &str = "GLOMERS__";
@@ -18,7 +22,8 @@ pub const ENV_PREFIX: &str = "GLOMERS__";
 /// A configuration problem, reported at start with the file, the key and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    /// Where the configuration came from (a path, "embedded default.toml", an env var).
+    /// Where the offending value came from: `FILE:LINE` (or the file alone), or
+    /// "environment variable NAME".
     pub source: String,
     /// The offending key as `section.key`, or the section alone.
     pub key: String,
@@ -38,34 +43,67 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Where each key's value came from, by section and key (`FILE:LINE` or an env var).
+type Origins = BTreeMap<String, BTreeMap<String, String>>;
+
 /// A whole configuration: the parsed TOML plus where it came from.
 #[derive(Debug, Clone)]
 pub struct Config {
     source: String,
     table: Table,
+    origins: Origins,
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 impl Config {
-    /// Parses TOML text; `source` names it in error messages.
+    /// Parses TOML text; `source` names it in error messages, with line numbers.
     pub fn parse(source: &str, text: &str) -> Result<Config, ConfigError> {
+        let at = |offset: Option<usize>| match offset {
+            Some(o) => format!("{source}:{}", line_of(text, o)),
+            None => source.to_string(),
+        };
         let table: Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
-            source: source.to_string(),
+            source: at(e.span().map(|s| s.start)),
             key: String::new(),
-            message: format!("not valid TOML: {}", e.message()),
+            message: format!("not valid TOML: {}", e.message().trim_end()),
         })?;
+        // The same text again, keeping where each value starts.
+        let spans: BTreeMap<String, Spanned<Value>> = toml::from_str(text).unwrap_or_default();
         for (name, value) in &table {
             if !value.is_table() {
                 return Err(ConfigError {
-                    source: source.to_string(),
+                    source: at(spans.get(name).map(|v| v.span().start)),
                     key: name.clone(),
                     message: "top-level keys must be sections like [node] or [broadcast]"
                         .to_string(),
                 });
             }
         }
+        let keys: BTreeMap<String, BTreeMap<String, Spanned<Value>>> =
+            toml::from_str(text).unwrap_or_default();
+        let origins = keys
+            .iter()
+            .map(|(section, entries)| {
+                let lines = entries
+                    .iter()
+                    .map(|(key, v)| (key.clone(), at(Some(v.span().start))))
+                    .collect();
+                (section.clone(), lines)
+            })
+            .collect();
         Ok(Config {
             source: source.to_string(),
             table,
+            origins,
         })
     }
 
@@ -74,6 +112,7 @@ impl Config {
         Config {
             source: "no config".to_string(),
             table: Table::new(),
+            origins: Origins::new(),
         }
     }
 
@@ -96,6 +135,10 @@ impl Config {
                 });
             };
             let (section, key) = (section.to_lowercase(), key.to_lowercase());
+            self.origins
+                .entry(section.clone())
+                .or_default()
+                .insert(key.clone(), format!("environment variable {name}"));
             let value = parse_override_value(&raw);
             let entry = self
                 .table
@@ -114,9 +157,27 @@ impl Config {
         &self.source
     }
 
+    /// Where `section.key`'s value came from: `FILE:LINE`, "environment variable NAME",
+    /// or the file alone when the key is absent.
+    pub fn origin_of(&self, section: &str, key: &str) -> String {
+        self.origins
+            .get(section)
+            .and_then(|keys| keys.get(key))
+            .cloned()
+            .unwrap_or_else(|| self.source.clone())
+    }
+
     /// The names of the sections present, in file order (sorted by TOML's map).
     pub fn section_names(&self) -> Vec<String> {
         self.table.keys().cloned().collect()
+    }
+
+    /// The keys present in `section` (none when it is absent).
+    pub fn keys(&self, section: &str) -> Vec<String> {
+        match self.table.get(section) {
+            Some(Value::Table(t)) => t.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// A checked view of one section; an absent section is empty.
@@ -129,6 +190,7 @@ impl Config {
             source: self.source.clone(),
             name: name.to_string(),
             table,
+            origins: self.origins.get(name).cloned().unwrap_or_default(),
             used: Vec::new(),
             defaults: Vec::new(),
         }
@@ -152,6 +214,8 @@ pub struct Section {
     source: String,
     name: String,
     table: Table,
+    /// Where each key's value came from.
+    origins: BTreeMap<String, String>,
     used: Vec<String>,
     defaults: Vec<(String, Value)>,
 }
@@ -168,10 +232,14 @@ impl Section {
         self.table.get(key)
     }
 
-    /// An error about `key` of this section.
+    /// An error about `key` of this section, blaming where its value came from.
     pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError {
-            source: self.source.clone(),
+            source: self
+                .origins
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| self.source.clone()),
             key: format!("{}.{}", self.name, key),
             message: message.into(),
         }
@@ -332,7 +400,7 @@ mod tests {
         let err = c.section("b").u64("fanout", 1, 1..=10).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "test.toml: `b.fanout`: 0 is out of range: allowed is an integer in 1..=10"
+            "test.toml:2: `b.fanout`: 0 is out of range: allowed is an integer in 1..=10"
         );
     }
 
@@ -343,12 +411,12 @@ mod tests {
         let err = s.u64("fanout", 1, 1..=10).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "test.toml: `b.fanout`: expected an integer in 1..=10, found string `\"3\"`"
+            "test.toml:2: `b.fanout`: expected an integer in 1..=10, found string `\"3\"`"
         );
         let err = s.bool("acks", false).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "test.toml: `b.acks`: expected true or false, found integer `1`"
+            "test.toml:3: `b.acks`: expected true or false, found integer `1`"
         );
     }
 
@@ -361,7 +429,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "test.toml: `b.topology`: \"ring\" is not allowed: choose one of grid, tree"
+            "test.toml:2: `b.topology`: \"ring\" is not allowed: choose one of grid, tree"
         );
     }
 
@@ -373,16 +441,20 @@ mod tests {
         let err = s.finish().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "test.toml: `b.fanuot`: unknown key; known keys are fanout"
+            "test.toml:2: `b.fanuot`: unknown key; known keys are fanout"
         );
     }
 
     #[test]
     fn invalid_toml_and_bare_keys_are_rejected() {
-        let err = Config::parse("x.toml", "[b\n").unwrap_err();
-        assert!(err.to_string().starts_with("x.toml: not valid TOML"));
-        let err = Config::parse("x.toml", "fanout = 3\n").unwrap_err();
+        let err = Config::parse("x.toml", "[a]\nk = 1\n[b\n").unwrap_err();
+        assert!(
+            err.to_string().starts_with("x.toml:3: not valid TOML: "),
+            "{err}"
+        );
+        let err = Config::parse("x.toml", "# comment\nfanout = 3\n").unwrap_err();
         assert_eq!(err.key, "fanout");
+        assert_eq!(err.source, "x.toml:2");
     }
 
     #[test]
@@ -419,5 +491,48 @@ mod tests {
             .apply_overrides(vec![("GLOMERS__FANOUT".to_string(), "1".to_string())])
             .unwrap_err();
         assert!(err.source.contains("GLOMERS__FANOUT"));
+    }
+
+    #[test]
+    fn errors_name_the_line_of_the_key_in_a_longer_file() {
+        let text = "# a preset\n[node]\nhandlers = [\"b\"]\n\n[b]\n# the overlay\ntopology = \"star\"\nfanout = \"many\"\n";
+        let c = Config::parse("presets/b.toml", text).unwrap();
+        let mut s = c.section("b");
+        s.choice("topology", "grid", &["grid", "star"]).unwrap();
+        let err = s.u64("fanout", 1, 1..=10).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "presets/b.toml:8: `b.fanout`: expected an integer in 1..=10, found string `\"many\"`"
+        );
+        assert_eq!(c.origin_of("node", "handlers"), "presets/b.toml:3");
+        assert_eq!(c.origin_of("b", "absent"), "presets/b.toml");
+    }
+
+    #[test]
+    fn a_bad_override_names_the_variable_not_the_file() {
+        let mut c = cfg("[b]\nfanout = 3\n");
+        c.apply_overrides(vec![("GLOMERS__B__FANOUT".to_string(), "abc".to_string())])
+            .unwrap();
+        let err = c.section("b").u64("fanout", 1, 1..=10).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable GLOMERS__B__FANOUT: `b.fanout`: expected an integer in \
+             1..=10, found string `\"abc\"`"
+        );
+        // An override of a key the file lacks, and an unknown key, blame the variable too.
+        c.apply_overrides(vec![("GLOMERS__B__FANUOT".to_string(), "2".to_string())])
+            .unwrap();
+        let mut s = c.section("b");
+        let _ = s.u64("fanout", 1, 1..=100);
+        let err = s.finish().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable GLOMERS__B__FANUOT: `b.fanuot`: unknown key; known keys are \
+             fanout"
+        );
+        assert_eq!(
+            c.origin_of("b", "fanout"),
+            "environment variable GLOMERS__B__FANOUT"
+        );
     }
 }

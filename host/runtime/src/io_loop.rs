@@ -4,15 +4,21 @@
 //! each line to the [`Node`], fires due deadlines, and writes the node's output to stdout
 //! when no more input is immediately waiting (so a lone message goes out at once and a
 //! burst goes out in large writes) or when 64 KiB have piled up.
+//!
+//! With debug logging on, the loop also logs the node's bookkeeping sizes (pending RPCs,
+//! timers, ...) every 10 s, so long runs can show that they stay flat.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use slog::{info, warn, Logger};
+use slog::{debug, info, warn, Drain, Logger};
 
 use crate::node::Node;
+
+/// How often the bookkeeping sizes are logged when debug logging is on.
+const BOOKKEEPING_EVERY: Duration = Duration::from_secs(10);
 
 /// Output is written once this much has accumulated, even under continuous input.
 const FLUSH_AT: usize = 64 * 1024;
@@ -91,13 +97,15 @@ fn event_loop(
 ) -> io::Result<()> {
     let start = Instant::now();
     let mut next: Option<Input> = None;
+    let mut next_report = log.is_debug_enabled().then_some(BOOKKEEPING_EVERY);
     loop {
         let input = match next.take() {
             Some(input) => input,
-            None => match node.next_deadline() {
+            None => match earliest(node.next_deadline(), next_report) {
                 Some(deadline) => {
                     let now = start.elapsed();
                     if deadline <= now {
+                        report_bookkeeping(node, log, &mut next_report, now);
                         node.handle_timeout(now);
                         write_out(node, out)?;
                         continue;
@@ -114,6 +122,7 @@ fn event_loop(
         match input {
             Input::Lines(chunk) => {
                 let now = start.elapsed();
+                report_bookkeeping(node, log, &mut next_report, now);
                 node.handle_timeout(now);
                 // Chunks hold whole lines; drop the last newline so blank lines inside
                 // still reach the node (which logs them) and nothing trails.
@@ -137,6 +146,32 @@ fn event_loop(
             }
         }
     }
+}
+
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Logs the node's bookkeeping sizes once `next` is due, and schedules the next report.
+fn report_bookkeeping(node: &Node, log: &Logger, next: &mut Option<Duration>, now: Duration) {
+    let Some(due) = *next else {
+        return;
+    };
+    if now < due {
+        return;
+    }
+    let b = node.bookkeeping();
+    debug!(log, "bookkeeping";
+        "uptime_s" => now.as_secs(),
+        "pending_rpcs" => b.pending_rpcs,
+        "rpc_deadlines" => b.rpc_deadlines,
+        "timers" => b.timers,
+        "timer_queue" => b.timer_queue,
+        "held_before_init" => b.held_before_init);
+    *next = Some(now + BOOKKEEPING_EVERY);
 }
 
 fn write_out(node: &mut Node, out: &mut impl Write) -> io::Result<()> {

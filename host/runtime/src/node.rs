@@ -115,6 +115,21 @@ impl Kernel {
     }
 }
 
+/// Sizes of a node's bookkeeping at one moment (see [`Node::bookkeeping`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bookkeeping {
+    /// RPCs waiting for a reply or a timeout.
+    pub pending_rpcs: usize,
+    /// Queued RPC deadlines, answered ones not yet discarded included.
+    pub rpc_deadlines: usize,
+    /// Live timers.
+    pub timers: usize,
+    /// Timer queue entries, cancelled ones not yet discarded included.
+    pub timer_queue: usize,
+    /// Messages held until `init` arrives.
+    pub held_before_init: usize,
+}
+
 /// The node: the kernel plus the installed handler families and the routing table.
 pub struct Node {
     kernel: Kernel,
@@ -193,6 +208,18 @@ impl Node {
     /// Number of RPCs still waiting for a reply or a timeout.
     pub fn pending_rpcs(&self) -> usize {
         self.kernel.pending.len()
+    }
+
+    /// Sizes of the node's own bookkeeping, for leak checks in long runs (the IO loop logs
+    /// them at debug level).
+    pub fn bookkeeping(&self) -> Bookkeeping {
+        Bookkeeping {
+            pending_rpcs: self.kernel.pending.len(),
+            rpc_deadlines: self.kernel.rpc_deadlines.len(),
+            timers: self.kernel.timers.len(),
+            timer_queue: self.kernel.timers.queued(),
+            held_before_init: self.held.len(),
+        }
     }
 
     /// Number of live timers (periodic ones included).

@@ -265,14 +265,14 @@ mod tests {
             .unwrap();
         assert_eq!(
             err.to_string(),
-            "t.toml: `alpha.knob`: 9 is out of range: allowed is an integer in 1..=5"
+            "t.toml:4: `alpha.knob`: 9 is out of range: allowed is an integer in 1..=5"
         );
         let err = build("[node]\nhandlers = [\"gamma\"]\n[beta]\nknbo = 1\n")
             .err()
             .unwrap();
         assert_eq!(
             err.to_string(),
-            "t.toml: `beta.knbo`: unknown key; known keys are knob"
+            "t.toml:4: `beta.knbo`: unknown key; known keys are knob"
         );
     }
 

@@ -101,12 +101,92 @@ pub fn resolve_config(name: &str, presets: &[Preset]) -> Result<(String, String)
             p.text.to_string(),
         ));
     }
-    let names: Vec<&str> = presets.iter().map(|p| p.name).collect();
+    let mut names: Vec<&str> = presets.iter().map(|p| p.name).collect();
+    names.sort_unstable();
+    let hint = closest_preset(stem, &names)
+        .map(|p| format!("; did you mean {p}.toml?"))
+        .unwrap_or_default();
     Err(format!(
-        "config `{name}` not found; tried {} and the embedded presets ({})",
-        tried.join(", "),
-        names.join(", ")
+        "config `{name}` not found: it is not one of the embedded presets ({}){hint} \
+         (`glomers-host --list` lists them), and no file by that name exists (tried {})",
+        names.join(", "),
+        tried.join(", ")
     ))
+}
+
+/// The preset a mistyped name most likely meant: within two edits, or differing only in
+/// dashes and case.
+fn closest_preset<'a>(stem: &str, names: &[&'a str]) -> Option<&'a str> {
+    let plain = |s: &str| s.replace(['-', '_'], "").to_lowercase();
+    names
+        .iter()
+        .map(|n| {
+            (
+                edit_distance(stem, n).min(edit_distance(&plain(stem), &plain(n))),
+                *n,
+            )
+        })
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance between two short strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Checks what only the environment can get wrong before the families see the config:
+/// an override naming a section no family has, or `GLOMERS__NODE__HANDLERS` naming an
+/// unknown family. The error names the variable, not the file.
+pub fn check_overrides(config: &Config, families: &[&str]) -> Result<(), String> {
+    let from_env = |section: &str, key: &str| {
+        let origin = config.origin_of(section, key);
+        origin
+            .starts_with("environment variable ")
+            .then_some(origin)
+    };
+    let known = families.join(", ");
+    for section in config.section_names() {
+        if section == "node" || families.contains(&section.as_str()) {
+            continue;
+        }
+        if let Some(var) = config
+            .keys(&section)
+            .iter()
+            .find_map(|k| from_env(&section, k))
+        {
+            return Err(format!(
+                "{var}: unknown section [{section}]; sections are [node] and one per handler \
+                 family: {known}"
+            ));
+        }
+    }
+    if let Some(var) = from_env("node", "handlers") {
+        let handlers = config
+            .section("node")
+            .strings("handlers", &[])
+            .map_err(|e| e.to_string())?;
+        if let Some(bad) = handlers.iter().find(|h| !families.contains(&h.as_str())) {
+            return Err(format!(
+                "{var}: `node.handlers` names unknown family \"{bad}\"; known families: {known}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn help_text(presets: &[Preset]) -> String {
@@ -171,6 +251,10 @@ pub fn main_with_presets(presets: &[Preset]) -> ExitCode {
         Ok(o) => o,
         Err(e) => return startup_failure(&e.to_string()),
     };
+    let families: Vec<&str> = all_specs().iter().map(|s| s.family).collect();
+    if let Err(e) = check_overrides(&config, &families) {
+        return startup_failure(&e);
+    }
     let level = match (std::env::var(LOG_ENV), node_settings(&config)) {
         (Ok(l), _) if logging::parse_level(&l).is_some() => l,
         (_, Ok(s)) => s.log_level,
@@ -260,9 +344,57 @@ mod tests {
         assert!(resolve_config("zz-only-embedded", &presets).is_ok());
         let err = resolve_config("nope.toml", &presets).unwrap_err();
         assert!(
-            err.contains("config `nope.toml` not found; tried nope.toml"),
+            err.starts_with(
+                "config `nope.toml` not found: it is not one of the embedded presets \
+                 (zz-only-embedded) (`glomers-host --list` lists them), and no file by that \
+                 name exists (tried nope.toml, "
+            ),
             "{err}"
         );
-        assert!(err.contains("embedded presets (zz-only-embedded)"), "{err}");
+        let err = resolve_config("zz-only-embeded.toml", &presets).unwrap_err();
+        assert!(
+            err.contains("; did you mean zz-only-embedded.toml?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn near_misses_of_preset_names_are_suggested() {
+        let names = ["broadcast-3d", "broadcast-3e", "kafka", "kafka-5c", "txn"];
+        assert_eq!(closest_preset("kafka5c", &names), Some("kafka-5c"));
+        assert_eq!(closest_preset("Broadcast_3E", &names), Some("broadcast-3e"));
+        assert_eq!(closest_preset("txm", &names), Some("txn"));
+        assert_eq!(closest_preset("counter", &names), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn overrides_of_unknown_sections_or_families_name_the_variable() {
+        let families = ["broadcast", "echo"];
+        let mut c = Config::parse("f.toml", "[node]\nhandlers = [\"echo\"]\n").unwrap();
+        c.apply_overrides(vec![(
+            "GLOMERS__BORADCAST__FANOUT".to_string(),
+            "3".to_string(),
+        )])
+        .unwrap();
+        assert_eq!(
+            check_overrides(&c, &families).unwrap_err(),
+            "environment variable GLOMERS__BORADCAST__FANOUT: unknown section [boradcast]; \
+             sections are [node] and one per handler family: broadcast, echo"
+        );
+        let mut c = Config::parse("f.toml", "[node]\nhandlers = [\"echo\"]\n").unwrap();
+        c.apply_overrides(vec![(
+            "GLOMERS__NODE__HANDLERS".to_string(),
+            "[\"echo\", \"warp\"]".to_string(),
+        )])
+        .unwrap();
+        assert_eq!(
+            check_overrides(&c, &families).unwrap_err(),
+            "environment variable GLOMERS__NODE__HANDLERS: `node.handlers` names unknown \
+             family \"warp\"; known families: broadcast, echo"
+        );
+        // Problems in the file itself are left to the registry, which blames the file.
+        let c = Config::parse("f.toml", "[node]\nhandlers = [\"warp\"]\n[bogus]\n").unwrap();
+        assert_eq!(check_overrides(&c, &families), Ok(()));
     }
 }

@@ -97,6 +97,12 @@ impl Timers {
         self.live.len()
     }
 
+    /// Entries in the deadline queue, cancelled timers not yet discarded included (they
+    /// leave the queue lazily, when they reach its front).
+    pub fn queued(&self) -> usize {
+        self.heap.len()
+    }
+
     /// True when no timer is live.
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
@@ -153,5 +159,17 @@ mod tests {
         );
         assert_eq!(t.pop_due(ms(50)), None);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn cancelled_entries_stay_queued_until_they_reach_the_front() {
+        let mut t = Timers::default();
+        let a = TimerId(1);
+        t.schedule(a, ms(10), None, 0);
+        t.schedule(TimerId(2), ms(20), None, 0);
+        t.cancel(a);
+        assert_eq!((t.len(), t.queued()), (1, 2));
+        assert_eq!(t.next_deadline(), Some(ms(20)));
+        assert_eq!((t.len(), t.queued()), (1, 1));
     }
 }

@@ -9,10 +9,10 @@
 pub mod outcome;
 pub mod schema;
 
-use crate::net::{Delivery, Net, RouterCmd};
+use crate::net::{Delivery, Net, RouterCmd, CLIENT_INBOX};
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// Allocates client ids `c0, c1, …` from one counter, as Maelstrom does.
@@ -60,7 +60,7 @@ impl Conn {
     /// Opens (registers) a client with a fresh id.
     pub fn open(net: &Net, ids: &ClientIds, node: &str) -> Conn {
         let id = ids.next();
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(CLIENT_INBOX);
         let _ = net.tx.send(RouterCmd::Register {
             id: id.clone(),
             inbox: tx,

@@ -19,9 +19,9 @@ pub mod store;
 
 use crate::faults::{edges, nemesis_record, Edge, FaultPlan, FaultState};
 use crate::net::core::{Delivered, NetCore};
-use crate::net::envelope::parse_line;
+use crate::net::envelope::{parse_line, LineError};
 use crate::net::journal::Event;
-use crate::net::{NetStats, NodeFault};
+use crate::net::{FaultKind, NetStats, NodeFault};
 use crate::plan::TestPlan;
 use crate::recorder::{Actor, ExceptionRecord, NemesisEvent, Recorder};
 use crate::results::Crash;
@@ -412,28 +412,30 @@ impl<'a> Driver<'a> {
                 return;
             }
             let line = String::from_utf8_lossy(raw);
-            let problem = match parse_line(&line) {
+            let (kind, problem) = match parse_line(&line) {
                 Ok(msg) => {
                     let body = &line[msg.body.clone()];
                     match self.net.send_text(self.now, &msg.src, &msg.dest, body) {
                         Ok(()) => continue,
-                        Err(e) => format!(
-                            "invalid source/dest for message: {} is not a registered id",
-                            e.dest.or(e.src).unwrap_or_default()
+                        Err(e) => (
+                            FaultKind::UnknownId,
+                            format!(
+                                "invalid source/dest for message: {} is not a registered id",
+                                e.dest.or(e.src).unwrap_or_default()
+                            ),
                         ),
                     }
                 }
-                Err(e) => e.to_string(),
+                Err(e @ LineError::NotJson(_)) => (FaultKind::NotJson, e.to_string()),
+                Err(e) => (FaultKind::Schema, e.to_string()),
             };
             let slot = &mut self.nodes[i];
             slot.dead = true;
-            self.node_faults.push(NodeFault {
-                node: slot.id.clone(),
-                time: self.now.as_nanos() as u64,
-                line: line.chars().take(1000).collect(),
-                problem,
-                fatal: true,
-            });
+            let fault = NodeFault::new(&slot.id, kind, problem)
+                .with_line(&line)
+                .at(self.now.as_nanos() as u64)
+                .fatal();
+            self.node_faults.push(fault);
         }
     }
 

@@ -5,13 +5,21 @@
 //! for a send; `recv` (delivered) and `drop` (discarded by a partition) lines carry the
 //! same fields without the body, which is on the send line with the same `id` (this halves
 //! the journal). `time` is nanoseconds since the test start, `id` the network's message id.
+//!
+//! Events waiting for the disk are held within a byte budget (64 MiB): when the disk falls
+//! behind, the router waits for it rather than growing the bench's memory. A write error
+//! stops the writing, not the draining, so the router never waits on a dead journal.
 
+use super::budget::ByteBudget;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+/// Bytes of events that may wait for the disk.
+const JOURNAL_BUDGET: usize = 64 << 20;
 
 /// What happened to a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +54,42 @@ pub struct Event {
     pub body_at: usize,
 }
 
+impl Event {
+    /// The bytes this event holds on to (its share of the budget).
+    fn weight(&self) -> usize {
+        self.wire.len() + 64
+    }
+}
+
+/// Where the router hands its event batches: a channel to the writer thread, guarded by
+/// the journal's byte budget.
+pub struct JournalSink {
+    tx: Sender<Vec<Event>>,
+    budget: Arc<ByteBudget>,
+}
+
+impl JournalSink {
+    /// A sink sending to `tx` within `budget` (the receiver must release what it takes).
+    pub fn new(tx: Sender<Vec<Event>>, budget: Arc<ByteBudget>) -> JournalSink {
+        JournalSink { tx, budget }
+    }
+
+    /// Hands a batch over, waiting while the writer is more than the budget behind.
+    pub fn send(&self, batch: Vec<Event>) {
+        let weight = batch.iter().map(Event::weight).sum();
+        if !self.budget.acquire(weight) {
+            return;
+        }
+        if self.tx.send(batch).is_err() {
+            self.budget.release(weight);
+        }
+    }
+}
+
 /// Handle to the journal thread.
 pub struct Journal {
     tx: Sender<Vec<Event>>,
+    budget: Arc<ByteBudget>,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -57,23 +98,28 @@ impl Journal {
     pub fn create(path: &Path) -> std::io::Result<Journal> {
         let file = File::create(path)?;
         let (tx, rx) = channel();
+        let budget = Arc::new(ByteBudget::new(JOURNAL_BUDGET));
+        let writer_budget = budget.clone();
         let thread = std::thread::Builder::new()
             .name("journal".into())
-            .spawn(move || write_all(rx, BufWriter::with_capacity(1 << 20, file)))?;
+            .spawn(move || {
+                write_all(rx, BufWriter::with_capacity(1 << 20, file), &writer_budget)
+            })?;
         Ok(Journal {
             tx,
+            budget,
             thread: Some(thread),
         })
     }
 
-    /// A sender for events.
-    pub fn sender(&self) -> Sender<Vec<Event>> {
-        self.tx.clone()
+    /// A sink for events.
+    pub fn sender(&self) -> JournalSink {
+        JournalSink::new(self.tx.clone(), self.budget.clone())
     }
 
     /// Waits until every event sent so far is on disk (all senders must be dropped).
     pub fn finish(mut self) -> std::io::Result<()> {
-        let Journal { tx, thread } = &mut self;
+        let Journal { tx, thread, .. } = &mut self;
         drop(std::mem::replace(tx, channel().0));
         match thread.take().map(|t| t.join()) {
             Some(Ok(r)) => r,
@@ -83,13 +129,24 @@ impl Journal {
     }
 }
 
-fn write_all<W: Write>(rx: Receiver<Vec<Event>>, mut out: W) -> std::io::Result<()> {
+fn write_all<W: Write>(
+    rx: Receiver<Vec<Event>>,
+    mut out: W,
+    budget: &ByteBudget,
+) -> std::io::Result<()> {
+    let mut failed = None;
     for batch in rx {
-        for e in &batch {
-            write_event(&mut out, e)?;
+        if failed.is_none() {
+            if let Err(e) = batch.iter().try_for_each(|e| write_event(&mut out, e)) {
+                failed = Some(e);
+            }
         }
+        budget.release(batch.iter().map(Event::weight).sum());
     }
-    out.flush()
+    match failed {
+        Some(e) => Err(e),
+        None => out.flush(),
+    }
 }
 
 /// Writes one event as a JSON line.

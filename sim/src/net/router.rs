@@ -1,16 +1,22 @@
 //! The router thread: queues, deadlines, partitions, services, journal and statistics.
 //! See the module docs of [`crate::net`] for the delivery rules.
+//!
+//! Deviations from Maelstrom, for hostile nodes only: messages for a node whose stdin
+//! backlog is full are dropped (journaled as drops, reported as `stdin-backlog`) instead of
+//! queued without limit, and messages for a client whose inbox is full are dropped
+//! (`inbox-full`). A second reply to one client request is delivered, as Maelstrom does,
+//! and reported (`duplicate-reply`).
 
-use super::journal::{Event, EventKind};
+use super::journal::{Event, EventKind, JournalSink};
 use super::latency::{is_client, LatencyModel};
 use super::partition::Grudge;
-use super::{Delivery, GroupStats, NetStats, RouterCmd, Shared, StdinBatch};
+use super::{Delivery, FaultKind, GroupStats, NetStats, NodeFault, RouterCmd, Shared, StdinBatch};
 use glomers_simkit::service::{new_service, Service, SERVICE_IDS};
 use rand::rngs::StdRng;
 use serde_json::Value;
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +24,7 @@ use std::time::{Duration, Instant};
 enum Kind {
     Node(Sender<StdinBatch>),
     Service(Box<dyn Service>),
-    Client(Sender<Delivery>),
+    Client(SyncSender<Delivery>),
     /// An unregistered client: its inbox sender is dropped, which wakes a waiting RPC.
     Closed,
 }
@@ -31,6 +37,22 @@ struct Endpoint {
     client: bool,
     queue: BinaryHeap<Reverse<Pending>>,
     busy: bool,
+    /// For a client: the `in_reply_to`s of the last replies it was sent, to spot a node
+    /// answering one request twice.
+    answered: VecDeque<u64>,
+}
+
+/// How many recent replies per client are remembered for spotting duplicates (a client
+/// has one request outstanding at a time, so a few suffice).
+const ANSWERED_KEPT: usize = 16;
+
+/// Per node: messages dropped because its stdin backlog was full.
+#[derive(Debug, Default, Clone, Copy)]
+struct BacklogDrops {
+    /// Dropped so far.
+    count: u64,
+    /// True while the backlog is full (a fault is recorded when it fills).
+    full: bool,
 }
 
 struct Pending {
@@ -70,7 +92,7 @@ pub struct RouterSetup {
     /// Random stream for latencies and services.
     pub rng: StdRng,
     /// Journal sink.
-    pub journal: Sender<Vec<Event>>,
+    pub journal: JournalSink,
     /// Shared state.
     pub shared: Arc<Shared>,
 }
@@ -86,7 +108,7 @@ pub struct Router {
     grudge: HashMap<usize, HashSet<usize>>,
     latency: LatencyModel,
     rng: StdRng,
-    journal: Sender<Vec<Event>>,
+    journal: JournalSink,
     /// Journal events and stdin lines are batched and handed over before the router
     /// waits (or every few hundred commands), so IO threads are not woken per message.
     journal_buf: Vec<Event>,
@@ -95,6 +117,7 @@ pub struct Router {
     next_id: u64,
     seq: u64,
     stats: NetStats,
+    backlog_drops: Vec<BacklogDrops>,
 }
 
 fn json_str(s: &str) -> String {
@@ -120,10 +143,12 @@ impl Router {
             next_id: 0,
             seq: 0,
             stats: NetStats::default(),
+            backlog_drops: Vec::new(),
         };
         for (id, stdin) in setup.nodes {
             r.add(id, Kind::Node(stdin));
             r.stdin_buf.push(Vec::new());
+            r.backlog_drops.push(BacklogDrops::default());
         }
         for id in SERVICE_IDS {
             if let Some(svc) = new_service(id) {
@@ -143,6 +168,7 @@ impl Router {
             kind,
             queue: BinaryHeap::new(),
             busy: false,
+            answered: VecDeque::new(),
         });
     }
 
@@ -189,7 +215,12 @@ impl Router {
     /// Handles one command; false means stop.
     fn handle(&mut self, cmd: RouterCmd) -> bool {
         match cmd {
-            RouterCmd::FromNode { node, line, msg } => self.accept_node_line(node, line, msg),
+            RouterCmd::FromNode { node, line, msg } => {
+                if let Some(b) = self.shared.inbound.get(node) {
+                    b.release(line.len());
+                }
+                self.accept_node_line(node, line, msg)
+            }
             RouterCmd::FromClient { src, dest, body } => {
                 let (Some(&s), Some(&d)) = (self.by_id.get(&src), self.by_id.get(&dest)) else {
                     eprintln!("glomers-sim: internal: client {src} sent to unknown {dest}");
@@ -201,6 +232,7 @@ impl Router {
             RouterCmd::Register { id, inbox } => {
                 if let Some(&i) = self.by_id.get(&id) {
                     self.endpoints[i].kind = Kind::Client(inbox);
+                    self.endpoints[i].answered.clear();
                 } else {
                     self.add(id, Kind::Client(inbox));
                 }
@@ -213,6 +245,7 @@ impl Router {
             RouterCmd::SetGrudge(g) => self.set_grudge(&g),
             RouterCmd::Stop(reply) => {
                 self.flush_io();
+                self.report_backlog_drops();
                 let _ = reply.send(self.stats);
                 return false;
             }
@@ -240,22 +273,28 @@ impl Router {
             };
             self.shared.fault(
                 node,
-                &name,
-                &line,
-                format!("invalid source/dest for message: {which} is not a registered id{hint}"),
-                true,
+                NodeFault::new(
+                    &name,
+                    FaultKind::UnknownId,
+                    format!(
+                        "invalid source/dest for message: {which} is not a registered id{hint}"
+                    ),
+                )
+                .with_line(&line)
+                .fatal(),
             );
             return;
         };
         if msg.trailing {
             self.shared.fault(
                 node,
-                &name,
-                &line,
-                "more than one JSON value on one line: only the first is used (Maelstrom \
-                 silently loses the rest)"
-                    .into(),
-                false,
+                NodeFault::new(
+                    &name,
+                    FaultKind::TwoValues,
+                    "more than one JSON value on one line: only the first is used (Maelstrom \
+                     silently loses the rest)",
+                )
+                .with_line(&line),
             );
         }
         let body = &line[msg.body];
@@ -341,6 +380,9 @@ impl Router {
     }
 
     fn deliver(&mut self, dest: usize, p: Pending) {
+        if matches!(self.endpoints[dest].kind, Kind::Node(_)) && !self.admit_to_stdin(dest, &p) {
+            return;
+        }
         self.count(p.client_traffic, false);
         self.journal(EventKind::Recv, Instant::now(), &p.wire, p.body_at);
         let body_text = &p.wire[p.body_at..p.wire.len() - 1];
@@ -355,16 +397,25 @@ impl Router {
                     buf.push(p.wire.clone());
                 }
             }
-            Kind::Client(inbox) => {
+            Kind::Client(_) => {
                 let body = match p.parsed {
                     Some(v) => v,
                     None => serde_json::from_str(body_text).unwrap_or(Value::Null),
                 };
-                let _ = inbox.send(Delivery {
+                if p.src < self.node_count {
+                    self.check_duplicate_reply(dest, p.src, &body, &p.wire);
+                }
+                let Kind::Client(inbox) = &self.endpoints[dest].kind else {
+                    return;
+                };
+                let delivery = Delivery {
                     id: p.id,
                     src: src_name,
                     body,
-                });
+                };
+                if let Err(TrySendError::Full(_)) = inbox.try_send(delivery) {
+                    self.inbox_full(dest, p.src);
+                }
             }
             Kind::Service(_) => {
                 let body: Value = match p.parsed {
@@ -386,6 +437,107 @@ impl Router {
             }
             Kind::Closed => {}
         }
+    }
+
+    /// Takes room in node `dest`'s stdin backlog for `p`; when the node does not read and
+    /// the backlog is full, drops the message instead (journaled as a drop) and says so
+    /// once per episode, so the router never waits for a node.
+    fn admit_to_stdin(&mut self, dest: usize, p: &Pending) -> bool {
+        let Some(budget) = self.shared.stdin_backlog.get(dest) else {
+            return true;
+        };
+        let admitted = budget.try_acquire(p.wire.len() + 1);
+        let cap = budget.cap();
+        let drops = &mut self.backlog_drops[dest];
+        if admitted {
+            drops.full = false;
+            return true;
+        }
+        drops.count += 1;
+        let first_of_episode = !drops.full;
+        drops.full = true;
+        self.journal(EventKind::Drop, Instant::now(), &p.wire, p.body_at);
+        if first_of_episode {
+            let node = self.endpoints[dest].id.clone();
+            self.shared.fault(
+                dest,
+                NodeFault::new(
+                    &node,
+                    FaultKind::StdinBacklog,
+                    format!(
+                        "{node} is not reading its stdin: {} MiB of messages are waiting for \
+                         it, so the network drops further messages to {node} until it reads \
+                         again (Maelstrom would queue them without limit)",
+                        cap >> 20
+                    ),
+                ),
+            );
+        }
+        false
+    }
+
+    /// Records the total of messages dropped per node because its backlog was full.
+    fn report_backlog_drops(&mut self) {
+        for (i, d) in self.backlog_drops.iter().enumerate() {
+            if d.count == 0 {
+                continue;
+            }
+            let node = &self.endpoints[i].id;
+            self.shared.fault(
+                i,
+                NodeFault::new(
+                    node,
+                    FaultKind::StdinBacklog,
+                    format!(
+                        "in all, {} messages to {node} were dropped because it did not read \
+                         its stdin",
+                        d.count
+                    ),
+                ),
+            );
+        }
+    }
+
+    /// Spots node `src` sending client `dest` a second reply to one request.
+    fn check_duplicate_reply(&mut self, dest: usize, src: usize, body: &Value, wire: &str) {
+        let Some(irt) = body.get("in_reply_to").and_then(Value::as_u64) else {
+            return;
+        };
+        let answered = &mut self.endpoints[dest].answered;
+        if !answered.contains(&irt) {
+            if answered.len() == ANSWERED_KEPT {
+                answered.pop_front();
+            }
+            answered.push_back(irt);
+            return;
+        }
+        let node = self.endpoints[src].id.clone();
+        let client = &self.endpoints[dest].id;
+        self.shared.fault(
+            src,
+            NodeFault::new(
+                &node,
+                FaultKind::DuplicateReply,
+                format!(
+                    "{node} replied a second time to {client}'s request msg_id {irt}; the \
+                     client already had its answer and ignores this one (so does Maelstrom)"
+                ),
+            )
+            .with_line(wire),
+        );
+    }
+
+    /// Client `dest`'s inbox is full: the message from `src` was dropped.
+    fn inbox_full(&mut self, dest: usize, src: usize) {
+        let (sender, client) = (&self.endpoints[src].id, &self.endpoints[dest].id);
+        let problem = format!(
+            "{sender} sent client {client} more than {} messages it did not read; later ones \
+             are dropped",
+            super::CLIENT_INBOX
+        );
+        let node = sender.clone();
+        self.shared
+            .fault(src, NodeFault::new(&node, FaultKind::InboxFull, problem));
     }
 
     fn set_grudge(&mut self, g: &Grudge) {
@@ -436,7 +588,7 @@ impl Router {
     pub fn flush_io(&mut self) {
         if !self.journal_buf.is_empty() {
             let batch = std::mem::replace(&mut self.journal_buf, Vec::with_capacity(4096));
-            let _ = self.journal.send(batch);
+            self.journal.send(batch);
         }
         for (i, buf) in self.stdin_buf.iter_mut().enumerate() {
             if buf.is_empty() {
@@ -452,12 +604,10 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::budget::ByteBudget;
     use crate::net::latency::LatencyDist;
     use rand::SeedableRng;
-    use serde_json::json;
-    use std::sync::atomic::AtomicBool;
-    use std::sync::mpsc::channel;
-    use std::sync::Mutex;
+    use std::sync::mpsc::{channel, sync_channel};
 
     struct Rig {
         router: Router,
@@ -467,11 +617,11 @@ mod tests {
     }
 
     fn rig(n: usize, latency_ms: u64) -> Rig {
-        let shared = Arc::new(Shared {
-            start: Instant::now(),
-            dead: (0..n).map(|_| AtomicBool::new(false)).collect(),
-            faults: Mutex::new(Vec::new()),
-        });
+        rig_with(n, latency_ms, crate::net::BufferLimits::default())
+    }
+
+    fn rig_with(n: usize, latency_ms: u64, limits: crate::net::BufferLimits) -> Rig {
+        let shared = Arc::new(Shared::with_limits(Instant::now(), n, limits));
         let (jtx, jrx) = channel();
         let mut nodes = Vec::new();
         let mut stdin = Vec::new();
@@ -487,7 +637,7 @@ mod tests {
                 dist: LatencyDist::Constant,
             },
             rng: StdRng::seed_from_u64(1),
-            journal: jtx,
+            journal: JournalSink::new(jtx, Arc::new(ByteBudget::new(usize::MAX))),
             shared: shared.clone(),
         });
         Rig {
@@ -563,7 +713,7 @@ mod tests {
     #[test]
     fn latency_applies_between_servers_but_not_to_clients() {
         let mut r = rig(1, 200);
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(8);
         r.router.handle(RouterCmd::Register {
             id: "c0".into(),
             inbox: tx,
@@ -592,17 +742,17 @@ mod tests {
         r.router.deliver_due();
         r.router.flush_io();
         assert_eq!(r.stdin[1].try_iter().flatten().count(), 0);
-        let faults = r.shared.faults.lock().unwrap();
+        let faults = r.shared.faults();
         assert_eq!(faults.len(), 1);
         assert!(faults[0].problem.contains("n7"));
+        assert_eq!(faults[0].kind, FaultKind::UnknownId);
         assert!(faults[0].fatal);
-        let _ = json!({});
     }
 
     #[test]
     fn closed_clients_are_invalid_destinations() {
         let mut r = rig(1, 0);
-        let (tx, _rx) = channel();
+        let (tx, _rx) = sync_channel(8);
         r.router.handle(RouterCmd::Register {
             id: "c3".into(),
             inbox: tx,
@@ -610,5 +760,99 @@ mod tests {
         r.router.handle(RouterCmd::Unregister { id: "c3".into() });
         node_line(&mut r, 0, r#"{"src":"n0","dest":"c3","body":{}}"#);
         assert!(r.shared.is_dead(0));
+    }
+
+    #[test]
+    fn a_node_that_does_not_read_gets_its_messages_dropped_past_its_backlog() {
+        let limits = crate::net::BufferLimits {
+            inbound: 1 << 20,
+            stdin_backlog: 300,
+        };
+        let mut r = rig_with(2, 0, limits);
+        for k in 0..10 {
+            node_line(
+                &mut r,
+                0,
+                &format!(r#"{{"src":"n0","dest":"n1","body":{{"k":{k}}}}}"#),
+            );
+            r.router.deliver_due();
+        }
+        r.router.flush_io();
+        // Nobody writes n1's stdin (so nothing is given back): only what fits got through.
+        let got = r.stdin[1].try_iter().flatten().count();
+        assert!((3..10).contains(&got), "{got} of 10 admitted");
+        assert!(r.shared.stdin_backlog[1].used() <= 300);
+        let drops = r
+            .journal
+            .try_iter()
+            .flatten()
+            .filter(|e| e.kind == EventKind::Drop)
+            .count();
+        assert_eq!(drops, 10 - got);
+        let (tx, _stats) = channel();
+        r.router.handle(RouterCmd::Stop(tx));
+        let faults = r.shared.faults();
+        assert!(faults
+            .iter()
+            .all(|f| f.kind == FaultKind::StdinBacklog && f.node == "n1"));
+        assert_eq!(faults.len(), 2, "one when it filled, one total: {faults:?}");
+        assert!(faults[1]
+            .problem
+            .contains(&format!("{} messages", 10 - got)));
+        assert_eq!(r.router.stats.servers.recv_count, got as u64);
+    }
+
+    #[test]
+    fn lines_from_a_node_give_their_bytes_back_to_its_inbound_budget() {
+        let mut r = rig(2, 0);
+        let line = r#"{"src":"n0","dest":"n1","body":{}}"#;
+        assert!(r.shared.inbound[0].acquire(line.len()));
+        node_line(&mut r, 0, line);
+        assert_eq!(r.shared.inbound[0].used(), 0);
+    }
+
+    #[test]
+    fn a_second_reply_to_one_request_is_reported_and_still_delivered() {
+        let mut r = rig(1, 0);
+        let (tx, rx) = sync_channel(8);
+        r.router.handle(RouterCmd::Register {
+            id: "c4".into(),
+            inbox: tx,
+        });
+        let reply = r#"{"src":"n0","dest":"c4","body":{"type":"echo_ok","in_reply_to":3}}"#;
+        node_line(&mut r, 0, reply);
+        assert!(r.shared.faults().is_empty());
+        node_line(&mut r, 0, reply);
+        assert_eq!(rx.try_iter().count(), 2);
+        let faults = r.shared.faults();
+        assert_eq!(faults.len(), 1);
+        assert_eq!(faults[0].kind, FaultKind::DuplicateReply);
+        assert!(!faults[0].fatal);
+        assert!(
+            faults[0].problem.contains("c4's request msg_id 3"),
+            "{}",
+            faults[0].problem
+        );
+    }
+
+    #[test]
+    fn a_flooded_client_inbox_drops_and_blames_the_sender() {
+        let mut r = rig(1, 0);
+        let (tx, rx) = sync_channel(2);
+        r.router.handle(RouterCmd::Register {
+            id: "c0".into(),
+            inbox: tx,
+        });
+        for k in 0..5 {
+            node_line(
+                &mut r,
+                0,
+                &format!(r#"{{"src":"n0","dest":"c0","body":{{"k":{k}}}}}"#),
+            );
+        }
+        assert_eq!(rx.try_iter().count(), 2);
+        let counts = r.shared.fault_counts();
+        assert_eq!(counts["n0"]["inbox-full"], 3);
+        assert!(!r.shared.is_dead(0), "not fatal");
     }
 }

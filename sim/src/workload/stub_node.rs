@@ -16,11 +16,7 @@ pub fn conn(respond: impl FnMut(&Value) -> Option<Value> + Send + 'static) -> (C
     let (tx, rx) = channel::<RouterCmd>();
     let net = Net {
         tx,
-        shared: Arc::new(Shared {
-            start: Instant::now(),
-            dead: Vec::new(),
-            faults: Mutex::new(Vec::new()),
-        }),
+        shared: Arc::new(Shared::new(Instant::now(), 0)),
     };
     let seen: Requests = Arc::default();
     let log = seen.clone();

@@ -28,6 +28,8 @@ pub struct Run {
     pub stderr: String,
     /// The run's directory in the store (`latest`, or the store itself if absent).
     pub dir: PathBuf,
+    /// Wall time of the run.
+    pub elapsed: std::time::Duration,
     _store: TempStore,
 }
 
@@ -72,35 +74,72 @@ impl Drop for TempStore {
 /// `tag`, prints its stdout and the last `tail_lines` lines of its stderr, and keeps
 /// the store until the returned run is dropped.
 pub fn run_sim(tag: &str, before: &[&str], after: &[&str], tail_lines: usize) -> Run {
-    let store = std::env::temp_dir().join(format!(
+    run_sim_env(tag, before, after, tail_lines, &[])
+}
+
+/// A fresh, unused store directory named after `tag`.
+pub fn fresh_store(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
         "{tag}-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos()
-    ));
+    ))
+}
+
+/// [`run_sim`] with extra environment variables for the bench (and so its nodes).
+pub fn run_sim_env(
+    tag: &str,
+    before: &[&str],
+    after: &[&str],
+    tail_lines: usize,
+    envs: &[(&str, &str)],
+) -> Run {
+    let store = fresh_store(tag);
+    let started = std::time::Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_glomers-sim"))
         .args(before)
         .arg("--store")
         .arg(&store)
         .args(after)
+        .envs(envs.iter().copied())
         .output()
         .expect("run glomers-sim");
+    let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let dir = std::fs::read_link(store.join("latest"))
-        .map(|t| store.join(t))
-        .unwrap_or_else(|_| store.clone());
     eprintln!(
         "--- stdout\n{stdout}\n--- stderr (tail)\n{}",
         tail(&stderr, tail_lines)
     );
+    finished(
+        out.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        elapsed,
+        store,
+    )
+}
+
+/// A [`Run`] over the store `store` that a finished bench left.
+pub fn finished(
+    code: i32,
+    stdout: String,
+    stderr: String,
+    elapsed: std::time::Duration,
+    store: PathBuf,
+) -> Run {
+    let dir = std::fs::read_link(store.join("latest"))
+        .map(|t| store.join(t))
+        .unwrap_or_else(|_| store.clone());
     Run {
-        code: out.status.code().unwrap_or(-1),
+        code,
         stdout,
         stderr,
         dir,
+        elapsed,
         _store: TempStore(store),
     }
 }
