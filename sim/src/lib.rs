@@ -6,7 +6,7 @@
 //! [`net`] (router, latency, partitions, journal, envelope checks), [`client`] (RPC,
 //! reply schemas, error mapping), [`dispatch`] (stagger, workers), [`nemesis`],
 //! [`topology`], [`workload`] (one module per workload) and [`recorder`]; then
-//! [`results`] (results.json and files), [`report`] (terminal summary), [`progress`], and
+//! [`results`] (results.json and files), [`report`] (terminal summary), [`report_html`] (report.html, the store index), [`progress`], and
 //! [`challenges`] (the Gossip Glomers scorecard).
 
 pub mod challenges;
@@ -21,6 +21,7 @@ pub mod process;
 pub mod progress;
 pub mod recorder;
 pub mod report;
+pub mod report_html;
 pub mod results;
 pub mod runner;
 pub mod seed;

@@ -49,6 +49,7 @@ fn main() {
             .exit_code
         }
         Command::Challenges(args) => glomers_sim::challenges::run(&args),
+        Command::Report(args) => glomers_sim::report_html::run_cli(&args),
     };
     std::process::exit(code);
 }
