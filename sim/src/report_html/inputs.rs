@@ -403,9 +403,13 @@ pub fn load_run(dir: &Path, name: &str) -> RunFiles {
         run.problems
             .push("neither results.json nor crash.json is there: the run did not finish".into());
     }
-    run.history = read_jsonl(&dir.join("history.jsonl"), &mut run.problems);
-    run.journal = read_jsonl(&dir.join("messages.jsonl"), &mut run.problems);
-    run.nemesis = read_jsonl(&dir.join("nemesis.jsonl"), &mut run.problems);
+    run.history = read_jsonl(&dir.join("history.jsonl"), usize::MAX, &mut run.problems);
+    run.journal = read_jsonl(
+        &dir.join("messages.jsonl"),
+        MAX_JOURNAL_LINES,
+        &mut run.problems,
+    );
+    run.nemesis = read_jsonl(&dir.join("nemesis.jsonl"), usize::MAX, &mut run.problems);
     if let Ok(entries) = std::fs::read_dir(dir.join("node-logs")) {
         run.node_logs = entries
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -432,8 +436,18 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path, problems: &mut Vec<Strin
     }
 }
 
-/// Reads a JSON-lines file; lines that do not parse are counted as one problem.
-fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path, problems: &mut Vec<String>) -> Vec<T> {
+/// The most journal lines a report reads (about 300 000 messages): enough for any
+/// challenge run, and a flood run's report stays quick to make. The page says when the
+/// journal was longer.
+pub const MAX_JOURNAL_LINES: usize = 600_000;
+
+/// Reads a JSON-lines file, at most `max_lines` lines; lines that do not parse are
+/// counted as one problem.
+fn read_jsonl<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    max_lines: usize,
+    problems: &mut Vec<String>,
+) -> Vec<T> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {
@@ -454,6 +468,13 @@ fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path, problems: &mut Vec<Stri
         };
         if line.trim().is_empty() {
             continue;
+        }
+        if out.len() + bad >= max_lines {
+            problems.push(format!(
+                "{} has more than {max_lines} lines: this report reads the first {max_lines}",
+                file_name(path)
+            ));
+            break;
         }
         match serde_json::from_str(&line) {
             Ok(v) => out.push(v),
