@@ -156,7 +156,7 @@ pub fn render(runs: &[RunSummary], has_scorecard: bool) -> String {
             put(
                 &mut s,
                 format_args!(
-                    "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{link}</td></tr>",
+                    "<tr class=\"{}\"><td>{}</td><td>{}</td><td class=\"verdict\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{link}</td></tr>",
                     r.class,
                     esc(&readable_timestamp(&r.stamp)),
                     esc(&r.workload),

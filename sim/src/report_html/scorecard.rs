@@ -33,7 +33,11 @@ pub fn render(title: &str, headers: &[&str], rows: &[ScoreRow], summary: &str) -
     for r in rows {
         put(&mut s, format_args!("<tr class=\"{}\">", r.class));
         for (i, c) in r.cells.iter().enumerate() {
-            let num = if i == 2 { " class=\"num\"" } else { "" };
+            let num = match i {
+                1 => " class=\"verdict\"",
+                2 => " class=\"num\"",
+                _ => "",
+            };
             put(&mut s, format_args!("<td{num}>{}</td>", esc(c)));
         }
         match &r.run {
@@ -92,7 +96,8 @@ mod tests {
             "1 of 2",
         );
         assert!(page.contains("<a href=\"echo/20260101T000000.000Z/report.html\">report</a>"));
-        assert!(page.contains("<tr class=\"invalid\"><td>5a Kafka</td>"));
+        assert!(page
+            .contains("<tr class=\"invalid\"><td>5a Kafka</td><td class=\"verdict\">error</td>"));
         assert_eq!(page.matches("report.html").count(), 1);
     }
 }
