@@ -74,19 +74,22 @@ pub fn render(model: &Model<'_>, concurrency: u64) -> Option<Timeline> {
     }
     // Time axis: a tick per tenth of the run.
     let step = nice_step(model.end as f64 / 1e9 / 10.0);
-    let mut t = 0.0;
-    while t <= model.end as f64 / 1e9 + 1e-9 {
+    for k in 0.. {
+        let t = k as f64 * step;
+        if t > model.end as f64 / 1e9 + 1e-9 {
+            break;
+        }
         let xt = x((t * 1e9) as u64);
         put(
             &mut s,
             format_args!(
-                "<line class=\"tick\" x1=\"{xt:.1}\" y1=\"{:.0}\" x2=\"{xt:.1}\" y2=\"{:.0}\"/><text class=\"tlbl\" x=\"{xt:.1}\" y=\"{:.0}\" text-anchor=\"middle\">{t} s</text>",
+                "<line class=\"tick\" x1=\"{xt:.1}\" y1=\"{:.0}\" x2=\"{xt:.1}\" y2=\"{:.0}\"/><text class=\"tlbl\" x=\"{xt:.1}\" y=\"{:.0}\" text-anchor=\"middle\">{} s</text>",
                 TOP - 4.0,
                 TOP + rows.len() as f64 * ROW,
-                TOP - 8.0
+                TOP - 8.0,
+                super::plots::short_number(t)
             ),
         );
-        t += step;
     }
     let mut bars = 0;
     for (r, (key, ops)) in rows.iter().enumerate() {
@@ -110,32 +113,51 @@ pub fn render(model: &Model<'_>, concurrency: u64) -> Option<Timeline> {
             ),
         );
         // Merged ok bars first, then every other outcome on top.
-        let mut merged: Option<(f64, f64, usize, u64, u64)> = None;
-        let flush = |m: Option<(f64, f64, usize, u64, u64)>, s: &mut String, bars: &mut usize| {
-            if let Some((x0, x1, n, t0, t1)) = m {
-                *bars += 1;
-                put(
-                    s,
-                    format_args!(
-                        "<rect class=\"op ok\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.0}\"><title>{} from {} to {}</title></rect>",
-                        y + 1.0,
-                        (x1 - x0).max(1.0),
-                        ROW - 3.0,
-                        if n == 1 { "1 ok operation".to_string() } else { format!("{n} ok operations") },
-                        secs(t0),
-                        secs(t1)
-                    ),
-                );
-            }
+        let mut merged: Option<Merged<'_, '_>> = None;
+        let flush = |m: Option<Merged<'_, '_>>, s: &mut String, bars: &mut usize| {
+            let Some(m) = m else { return };
+            *bars += 1;
+            let title = if m.count == 1 {
+                describe(m.first)
+            } else {
+                format!(
+                    "{} ok operations from {} to {}",
+                    m.count,
+                    secs(m.first.start()),
+                    secs(m.last_end)
+                )
+            };
+            put(
+                s,
+                format_args!(
+                    "<rect class=\"op ok\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.0}\"><title>{}</title></rect>",
+                    m.x0,
+                    y + 1.0,
+                    (m.x1 - m.x0).max(1.0),
+                    ROW - 3.0,
+                    esc(&title)
+                ),
+            );
         };
         for o in ops.iter().filter(|o| o.outcome == Outcome::Ok) {
-            let (t0, t1) = (o.start(), o.end().unwrap_or(model.end));
-            let (x0, x1) = (x(t0), x(t1));
+            let t1 = o.end().unwrap_or(model.end);
+            let (x0, x1) = (x(o.start()), x(t1));
             merged = match merged {
-                Some((a, b, n, s0, _)) if x0 <= b + 1.0 => Some((a, b.max(x1), n + 1, s0, t1)),
+                Some(m) if x0 <= m.x1 + 1.0 => Some(Merged {
+                    x1: m.x1.max(x1),
+                    count: m.count + 1,
+                    last_end: t1,
+                    ..m
+                }),
                 other => {
                     flush(other, &mut s, &mut bars);
-                    Some((x0, x1, 1, t0, t1))
+                    Some(Merged {
+                        x0,
+                        x1,
+                        count: 1,
+                        first: o,
+                        last_end: t1,
+                    })
                 }
             };
         }
@@ -176,6 +198,16 @@ pub fn render(model: &Model<'_>, concurrency: u64) -> Option<Timeline> {
         ops: model.ops.len(),
         note,
     })
+}
+
+/// Consecutive ok operations of a row drawn as one bar.
+#[derive(Clone, Copy)]
+struct Merged<'m, 'a> {
+    x0: f64,
+    x1: f64,
+    count: usize,
+    first: &'m OpSpan<'a>,
+    last_end: u64,
 }
 
 /// `op #12 read info at 1.234 s, 5000.0 ms: value → error`.
@@ -222,6 +254,60 @@ fn nice_step(raw: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::report_html::inputs::RunFiles;
+    use glomers_simkit::history::{Op, OpType};
+
+    fn op(index: usize, ms: u64, process: u64, kind: OpType) -> Op {
+        Op {
+            index,
+            time: ms * 1_000_000,
+            process,
+            kind,
+            f: "read".into(),
+            value: serde_json::Value::Null,
+            node: Some("n0".into()),
+            client: None,
+            msg_id: None,
+            error: None,
+            final_phase: false,
+        }
+    }
+
+    #[test]
+    fn close_ok_operations_share_a_bar_and_failures_keep_theirs() {
+        // Process 0: three ok reads within a few ms (under a pixel of a 10 s run), a failed
+        // one, then an ok read far later. Process 1: one ok read.
+        let mut history = Vec::new();
+        for (k, (start, p, end)) in [
+            (0, 0, OpType::Ok),
+            (2, 0, OpType::Ok),
+            (4, 0, OpType::Ok),
+            (6, 0, OpType::Fail),
+            (9000, 0, OpType::Ok),
+            (10, 1, OpType::Ok),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            history.push(op(2 * k, start, p, OpType::Invoke));
+            history.push(op(2 * k + 1, start + 1, p, end));
+        }
+        history.sort_by_key(|o| o.time);
+        let run = RunFiles {
+            history,
+            ..RunFiles::default()
+        };
+        let model = Model::new(&run);
+        let t = render(&model, 0).unwrap();
+        assert_eq!(t.ops, 6);
+        // Process 0: the three close ok reads share a bar, the late one has its own, and
+        // so has the failure; process 1: one bar.
+        assert_eq!(t.svg.matches("class=\"op fail\"").count(), 1);
+        assert!(t.svg.contains("3 ok operations from 0.000 s to 0.005 s"));
+        assert_eq!(t.bars, 4);
+        assert!(t.svg.contains(">p0 (n0)<") && t.svg.contains(">p1 (n0)<"));
+    }
 
     #[test]
     fn steps_are_round() {
