@@ -188,6 +188,12 @@ mod tests {
         let parsed: Value = serde_json::from_str(bodies).expect("bodies are JSON");
         assert!(parsed["2"][5].as_str().unwrap().contains("</script><b>"));
         assert!(page.contains("<a href=\"node-logs/n1.log\">"));
+        // Balanced markup.
+        for tag in ["div", "section", "details", "table", "svg", "figure", "ul"] {
+            let open = page.matches(&format!("<{tag}>")).count()
+                + page.matches(&format!("<{tag} ")).count();
+            assert_eq!(open, page.matches(&format!("</{tag}>")).count(), "<{tag}>");
+        }
         // Self-contained: nothing is loaded from anywhere.
         assert!(
             !page.contains(" src=\"") && !page.contains("<link") && !page.contains("href=\"http")
@@ -214,6 +220,11 @@ mod tests {
         assert!(page.contains("history.jsonl: No such file or directory"));
         assert!(page.contains("The network journal is empty."));
         assert!(!page.contains("<figure class=\"plot\""));
+        for tag in ["div", "section", "details"] {
+            let open = page.matches(&format!("<{tag}>")).count()
+                + page.matches(&format!("<{tag} ")).count();
+            assert_eq!(open, page.matches(&format!("</{tag}>")).count(), "<{tag}>");
+        }
     }
 
     #[test]

@@ -358,10 +358,11 @@ fn diagram_section(model: &Model<'_>, d: &Diagram) -> String {
 }
 
 fn network_section(run: &RunFiles, model: &Model<'_>) -> String {
-    let mut s = String::from("<section id=\"network\"><h2>Network and nodes</h2>");
+    let mut s =
+        String::from("<section id=\"network\"><h2>Network and nodes</h2><div class=\"cols\">");
     if let Some(r) = &run.results {
         let n = &r.net;
-        s.push_str("<div class=\"cols\"><table><caption>Messages</caption><tr><th></th><th>sent</th><th>delivered</th><th>messages</th><th>per op</th></tr>");
+        s.push_str("<table><caption>Messages</caption><tr><th></th><th>sent</th><th>delivered</th><th>messages</th><th>per op</th></tr>");
         for (name, g) in [
             ("all", n.all),
             ("clients", n.clients),
@@ -427,9 +428,8 @@ fn network_section(run: &RunFiles, model: &Model<'_>) -> String {
             }
             s.push_str("</div></div>");
         }
-        s.push_str("</div>");
     }
-    // Traffic per link kind and per message type, from the journal.
+    // Traffic per message type, from the journal.
     let mut types: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for m in &model.messages {
         *types
@@ -448,6 +448,7 @@ fn network_section(run: &RunFiles, model: &Model<'_>) -> String {
         }
         s.push_str("</table>");
     }
+    s.push_str("</div>");
     if let Some(r) = &run.results {
         let text = serde_json::to_string_pretty(&r.workload).unwrap_or_default();
         put(

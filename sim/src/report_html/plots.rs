@@ -342,7 +342,7 @@ pub fn latency_raw(model: &Model<'_>) -> Option<Chart> {
     let note = if chosen.len() < completed {
         format!(
             "Showing {} of {} completed operations: every failed or indeterminate one, and \
-             every {}th ok one.",
+             one in {} of the ok ones.",
             chosen.len(),
             completed,
             stride
