@@ -1,5 +1,6 @@
 //! The HTML pages in a real browser: runs a few short tests (a valid broadcast with
-//! partitions, a broken broadcast node, the echo challenge's scorecard) into one store,
+//! partitions, a broadcast node that never resends what partitions drop, the echo
+//! challenge's scorecard) into one store,
 //! then loads every `report.html`, the store's `index.html` and `scorecard.html` in
 //! Debian's headless Chromium. Each page must render without console errors or
 //! exceptions, every chart must have drawn data, the message diagram must have arrows (and
@@ -195,7 +196,7 @@ fn reports_index_and_scorecard_render_in_chromium() {
     let store_arg = store.display().to_string();
     let short = ["--time-limit", "3", "--recovery-time", "1", "--seed", "11"];
     let good = node("broadcast.py");
-    let lossy = node("broadcast_lossy.py");
+    let once = node("broadcast_once.py");
     let configs = work.join("configs");
     std::fs::create_dir_all(&configs).unwrap();
     let echo = node("echo.py");
@@ -222,9 +223,20 @@ fn reports_index_and_scorecard_render_in_chromium() {
         ),
         (
             [
-                &["test", "-w", "broadcast", "--bin", &lossy][..],
+                &["test", "-w", "broadcast", "--bin", &once][..],
                 &short,
-                &["--node-count", "3", "--rate", "20"],
+                &[
+                    "--node-count",
+                    "5",
+                    "--rate",
+                    "20",
+                    "--latency",
+                    "20",
+                    "--nemesis",
+                    "partition",
+                    "--nemesis-interval",
+                    "1",
+                ],
             ]
             .concat(),
             1,
@@ -265,7 +277,7 @@ fn reports_index_and_scorecard_render_in_chromium() {
     let pages = reports(&store);
     assert_eq!(pages.len(), 3, "one report per run: {pages:?}");
     let mut browser = Browser::start(&chromium, &work).unwrap();
-    let mut saw_drop = false;
+    let mut saw_drop = 0;
     let mut saw_story = false;
     for path in &pages {
         let (mut page, probe) = check_page(&mut browser, path);
@@ -285,8 +297,12 @@ fn reports_index_and_scorecard_render_in_chromium() {
             path.display()
         );
         let html = std::fs::read_to_string(path).unwrap();
-        saw_drop |= html.contains("<line class=\"m s d");
-        saw_story |= html.contains("<span class=\"rule\">workload: lost</span>");
+        saw_drop += usize::from(html.contains("<line class=\"m s d"));
+        if html.contains("<span class=\"rule\">workload: lost</span>") {
+            saw_story = true;
+            // The story links its messages to the diagram window that draws them.
+            assert!(html.contains("class=\"msglink\""), "{}", path.display());
+        }
         let click = browser.eval(&mut page, CLICK).unwrap();
         assert_eq!(click["clicked"], true, "{click}");
         assert_eq!(
@@ -308,9 +324,9 @@ fn reports_index_and_scorecard_render_in_chromium() {
             errors(&page)
         );
     }
-    assert!(
-        saw_drop,
-        "the partitioned run's diagram shows dropped messages"
+    assert_eq!(
+        saw_drop, 2,
+        "both partitioned runs' diagrams show dropped messages"
     );
     assert!(
         saw_story,

@@ -338,7 +338,7 @@ fn op_block(s: &mut String, model: &Model<'_>, k: usize, links: &Links<'_>) {
         Some(c) => put(
             s,
             format_args!(
-                "<div class=\"kv\"><span>response</span><code><b class=\"{}\">{}</b> {}{}</code> <small>at {} ({:.1} ms)</small></div>",
+                "<div class=\"kv\"><span>response</span><code><b class=\"{}\">{}</b> {}{}</code> <small>op #{} at {} ({:.1} ms)</small></div>",
                 op.outcome.word(),
                 op.outcome.word(),
                 esc(&clip(&c.value.to_string(), VALUE_CHARS)),
@@ -346,6 +346,7 @@ fn op_block(s: &mut String, model: &Model<'_>, k: usize, links: &Links<'_>) {
                     .as_ref()
                     .map(|e| format!(", error {}", esc(&clip(&e.to_string(), VALUE_CHARS))))
                     .unwrap_or_default(),
+                c.index,
                 secs(c.time),
                 op.latency_ms().unwrap_or(0.0)
             ),
