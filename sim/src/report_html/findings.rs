@@ -331,7 +331,7 @@ fn op_block(s: &mut String, model: &Model<'_>, k: usize, links: &Links<'_>) {
         format_args!(
             "<div class=\"kv\"><span>request</span><code>{} {}</code></div>",
             esc(&inv.f),
-            esc(&clip(&inv.value.to_string(), VALUE_CHARS))
+            esc(&clip(inv.value.get(), VALUE_CHARS))
         ),
     );
     match op.completion {
@@ -341,10 +341,10 @@ fn op_block(s: &mut String, model: &Model<'_>, k: usize, links: &Links<'_>) {
                 "<div class=\"kv\"><span>response</span><code><b class=\"{}\">{}</b> {}{}</code> <small>op #{} at {} ({:.1} ms)</small></div>",
                 op.outcome.word(),
                 op.outcome.word(),
-                esc(&clip(&c.value.to_string(), VALUE_CHARS)),
+                esc(&clip(c.value.get(), VALUE_CHARS)),
                 c.error
                     .as_ref()
-                    .map(|e| format!(", error {}", esc(&clip(&e.to_string(), VALUE_CHARS))))
+                    .map(|e| format!(", error {}", esc(&clip(e.get(), VALUE_CHARS))))
                     .unwrap_or_default(),
                 c.index,
                 secs(c.time),

@@ -7,7 +7,7 @@
 //! so a store written by an older or newer bench (or a crashed run with half its files)
 //! still gets a report.
 
-use glomers_simkit::history::Op;
+use glomers_simkit::history::OpType;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -25,7 +25,7 @@ pub struct RunFiles {
     /// `crash.json`, present when the run crashed.
     pub crash: Option<CrashFile>,
     /// `history.jsonl`, in order.
-    pub history: Vec<Op>,
+    pub history: Vec<HistoryOp>,
     /// `messages.jsonl`, in order.
     pub journal: Vec<JournalEvent>,
     /// `nemesis.jsonl`, in order (also found in results.json).
@@ -34,6 +34,66 @@ pub struct RunFiles {
     pub node_logs: Vec<String>,
     /// Files that were missing or could not be parsed, said on the page.
     pub problems: Vec<String>,
+}
+
+/// One line of `history.jsonl` (the bench's `Op`), with the operation's value and error
+/// kept as JSON text: the report only prints them, and a long run's reads would take
+/// many times their size as parsed values.
+#[derive(Debug, Deserialize)]
+pub struct HistoryOp {
+    /// Position in the history.
+    pub index: usize,
+    /// Nanoseconds since the test start.
+    pub time: u64,
+    /// Jepsen process.
+    pub process: u64,
+    /// Invoke, ok, fail or info.
+    #[serde(rename = "type")]
+    pub kind: OpType,
+    /// Operation name.
+    pub f: String,
+    /// The value, as written.
+    pub value: Box<RawValue>,
+    /// Node addressed.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Client that carried the request.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// The request's msg_id.
+    #[serde(default)]
+    pub msg_id: Option<u64>,
+    /// What went wrong, for fail and info completions, as written.
+    #[serde(default)]
+    pub error: Option<Box<RawValue>>,
+    /// Part of the final phase.
+    #[serde(default)]
+    pub final_phase: bool,
+}
+
+/// A history line for tests: `ms` milliseconds, client `c{process + 4}`, msg_id 1.
+#[cfg(test)]
+pub fn test_op(
+    index: usize,
+    ms: u64,
+    process: u64,
+    kind: OpType,
+    f: &str,
+    value: Value,
+) -> HistoryOp {
+    HistoryOp {
+        index,
+        time: ms * 1_000_000,
+        process,
+        kind,
+        f: f.into(),
+        value: RawValue::from_string(value.to_string()).expect("JSON"),
+        node: Some(format!("n{process}")),
+        client: Some(format!("c{}", process + 4)),
+        msg_id: Some(1),
+        error: None,
+        final_phase: false,
+    }
 }
 
 /// A checker's three-valued verdict as results.json writes it (`true`, `false`,

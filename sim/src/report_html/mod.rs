@@ -82,26 +82,11 @@ pub fn run_cli(args: &crate::cli::ReportArgs) -> i32 {
 
 #[cfg(test)]
 mod tests {
+    use super::inputs::test_op as op;
     use super::inputs::{JournalEvent, NemesisEvent, ResultsFile, RunFiles};
     use super::*;
-    use glomers_simkit::history::{Op, OpType};
+    use glomers_simkit::history::OpType;
     use serde_json::{json, Value};
-
-    fn op(index: usize, ms: u64, process: u64, kind: OpType, f: &str, value: Value) -> Op {
-        Op {
-            index,
-            time: ms * 1_000_000,
-            process,
-            kind,
-            f: f.into(),
-            value,
-            node: Some(format!("n{process}")),
-            client: Some(format!("c{}", process + 4)),
-            msg_id: Some(1),
-            error: None,
-            final_phase: false,
-        }
-    }
 
     fn line(v: Value) -> JournalEvent {
         serde_json::from_value(v).unwrap()

@@ -2,8 +2,8 @@
 //! invoke–completion spans, messages as send–delivery spans, partition intervals, lanes,
 //! and the time range of the run.
 
-use super::inputs::{natural_cmp, JournalKind, NemesisEvent, RunFiles};
-use glomers_simkit::history::{Op, OpType};
+use super::inputs::{natural_cmp, HistoryOp, JournalKind, NemesisEvent, RunFiles};
+use glomers_simkit::history::OpType;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -49,9 +49,9 @@ impl Outcome {
 #[derive(Debug, Clone, Copy)]
 pub struct OpSpan<'a> {
     /// The invoke entry.
-    pub invoke: &'a Op,
+    pub invoke: &'a HistoryOp,
     /// The completion entry.
-    pub completion: Option<&'a Op>,
+    pub completion: Option<&'a HistoryOp>,
     /// How it ended.
     pub outcome: Outcome,
 }
@@ -309,7 +309,7 @@ impl<'a> Model<'a> {
 }
 
 /// Pairs each invocation with the next completion of the same process.
-fn pair_ops(history: &[Op]) -> Vec<OpSpan<'_>> {
+fn pair_ops(history: &[HistoryOp]) -> Vec<OpSpan<'_>> {
     let mut open: HashMap<u64, usize> = HashMap::new();
     let mut spans: Vec<OpSpan<'_>> = Vec::new();
     for op in history {
@@ -474,20 +474,12 @@ mod tests {
     use crate::report_html::inputs::JournalEvent;
     use serde_json::json;
 
-    fn op(index: usize, time: u64, process: u64, kind: OpType) -> Op {
-        Op {
-            index,
-            time,
-            process,
-            kind,
-            f: "read".into(),
-            value: Value::Null,
-            node: Some("n0".into()),
-            client: Some("c4".into()),
-            msg_id: Some(index as u64),
-            error: None,
-            final_phase: false,
-        }
+    fn op(index: usize, time_ns: u64, process: u64, kind: OpType) -> HistoryOp {
+        let mut o =
+            crate::report_html::inputs::test_op(index, 0, process, kind, "read", Value::Null);
+        o.time = time_ns;
+        o.msg_id = Some(index as u64);
+        o
     }
 
     fn line(text: &str) -> JournalEvent {

@@ -222,17 +222,11 @@ fn describe(o: &OpSpan<'_>) -> String {
     if let Some(l) = o.latency_ms() {
         put(&mut d, format_args!(", {l:.1} ms"));
     }
-    put(
-        &mut d,
-        format_args!(": {}", clip(&o.invoke.value.to_string(), 80)),
-    );
+    put(&mut d, format_args!(": {}", clip(o.invoke.value.get(), 80)));
     if let Some(c) = o.completion {
-        put(
-            &mut d,
-            format_args!(" → {}", clip(&c.value.to_string(), 80)),
-        );
+        put(&mut d, format_args!(" → {}", clip(c.value.get(), 80)));
         if let Some(e) = &c.error {
-            put(&mut d, format_args!(", error {}", clip(&e.to_string(), 80)));
+            put(&mut d, format_args!(", error {}", clip(e.get(), 80)));
         }
     }
     d
@@ -256,22 +250,13 @@ mod tests {
     use super::*;
 
     use crate::report_html::inputs::RunFiles;
-    use glomers_simkit::history::{Op, OpType};
+    use crate::report_html::inputs::{test_op, HistoryOp};
+    use glomers_simkit::history::OpType;
 
-    fn op(index: usize, ms: u64, process: u64, kind: OpType) -> Op {
-        Op {
-            index,
-            time: ms * 1_000_000,
-            process,
-            kind,
-            f: "read".into(),
-            value: serde_json::Value::Null,
-            node: Some("n0".into()),
-            client: None,
-            msg_id: None,
-            error: None,
-            final_phase: false,
-        }
+    fn op(index: usize, ms: u64, process: u64, kind: OpType) -> HistoryOp {
+        let mut o = test_op(index, ms, process, kind, "read", serde_json::Value::Null);
+        o.node = Some("n0".into());
+        o
     }
 
     #[test]
