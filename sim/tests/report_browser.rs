@@ -82,18 +82,18 @@ fn scratch(tag: &str) -> PathBuf {
 /// Chromium, or `None` after saying loudly why the test is skipped (a failure in CI).
 fn browser_or_skip(test: &str) -> Option<PathBuf> {
     match chromium() {
-        Some(c) => Some(c),
-        None if std::env::var_os("CI").is_some() => {
+        Ok(c) => Some(c),
+        Err(tried) if std::env::var_os("CI").is_some() => {
             panic!(
                 "{test}: chromium is required in CI ({} not found)",
-                cdp::CHROMIUM
+                tried.display()
             )
         }
-        None => {
+        Err(tried) => {
             eprintln!(
-                "\n*** SKIPPED {test}: no Chromium at {} (install it with `apt-get install chromium`, \
-                 or point GLOMERS_CHROMIUM at one) ***\n",
-                cdp::CHROMIUM
+                "\n*** SKIPPED {test}: no Chromium at {} (install it with `apt-get install \
+                 chromium`, or point GLOMERS_CHROMIUM at one) ***\n",
+                tried.display()
             );
             None
         }

@@ -20,12 +20,17 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// How long any one command may take.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The Chromium binary to use: `GLOMERS_CHROMIUM`, else Debian's, if it exists.
-pub fn chromium() -> Option<PathBuf> {
+/// The Chromium binary to use (`GLOMERS_CHROMIUM`, else Debian's) if it exists, else
+/// the path that was tried.
+pub fn chromium() -> Result<PathBuf, PathBuf> {
     let path = std::env::var_os("GLOMERS_CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(CHROMIUM));
-    path.is_file().then_some(path)
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(path)
+    }
 }
 
 /// A running headless Chromium.
