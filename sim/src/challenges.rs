@@ -233,12 +233,50 @@ pub fn run(args: &ChallengesArgs) -> i32 {
         .filter(|r| r.verdict != "not supported yet")
         .count();
     println!();
-    if failed == 0 {
-        println!("All {supported} supported challenge commands are valid.");
-        0
+    let summary = if failed == 0 {
+        format!("All {supported} supported challenge commands are valid.")
     } else {
-        println!("{failed} of {supported} supported challenge commands did not pass; see the results directories above.");
-        1
+        format!("{failed} of {supported} supported challenge commands did not pass; see the results directories above.")
+    };
+    println!("{summary}");
+    write_scorecard_page(&args.store, &bin, &rows, &summary);
+    i32::from(failed != 0)
+}
+
+/// Writes `<store>/scorecard.html`: the table above, each row linked to its report.
+fn write_scorecard_page(store: &Path, bin: &Path, rows: &[Row], summary: &str) {
+    use crate::report_html::scorecard::{self, ScoreRow};
+    let html_rows: Vec<ScoreRow> = rows
+        .iter()
+        .map(|r| {
+            let mut cells = cells(r).to_vec();
+            cells.pop(); // the results folder becomes the link
+            ScoreRow {
+                cells,
+                run: r
+                    .dir
+                    .as_deref()
+                    .map(|d| crate::report_html::run_name(d, store)),
+                class: match r.verdict.as_str() {
+                    "valid" => "valid",
+                    "INVALID" | "error" => "invalid",
+                    "CRASH" => "crash",
+                    _ => "unknown",
+                },
+            }
+        })
+        .collect();
+    let headers = [
+        "challenge",
+        "verdict",
+        "msgs/op",
+        "latency med/max or avail",
+        "target",
+    ];
+    let title = format!("for {}", bin.display());
+    match scorecard::write(store, &title, &headers, &html_rows, summary) {
+        Ok(path) => println!("Scorecard: {}", path.display()),
+        Err(e) => eprintln!("glomers-sim: could not write scorecard.html: {e}"),
     }
 }
 

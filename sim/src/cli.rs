@@ -29,6 +29,8 @@ pub enum Command {
     Test(TestArgs),
     /// Run every Gossip Glomers challenge command and print a scorecard.
     Challenges(ChallengesArgs),
+    /// (Re)write report.html for runs already in the store, and the store's index.html.
+    Report(ReportArgs),
 }
 
 /// Flags of `glomers-sim test` (Maelstrom's names and defaults).
@@ -122,6 +124,17 @@ pub struct ChallengesArgs {
     /// Seconds of recovery before final reads (Maelstrom: 10).
     #[arg(long = "recovery-time", default_value_t = 10.0, value_parser = seconds, allow_negative_numbers = true)]
     pub recovery_time: f64,
+}
+
+/// Flags of `glomers-sim report`.
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// The store the runs are in.
+    #[arg(long = "store", default_value = "store")]
+    pub store: PathBuf,
+    /// Run folders to report on (default: every run in the store).
+    #[arg(value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
 }
 
 /// A whole number of at least `min`, or what is allowed.

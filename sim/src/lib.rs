@@ -6,8 +6,8 @@
 //! [`net`] (router, latency, partitions, journal, envelope checks), [`client`] (RPC,
 //! reply schemas, error mapping), [`dispatch`] (stagger, workers), [`nemesis`],
 //! [`topology`], [`workload`] (one module per workload) and [`recorder`]; then
-//! [`results`] (results.json and files), [`report`] (terminal summary), [`memory`],
-//! [`progress`], and
+//! [`results`] (results.json and files), [`report`] (terminal summary), [`report_html`]
+//! (report.html, the store index), [`memory`], [`progress`], and
 //! [`challenges`] (the Gossip Glomers scorecard).
 
 pub mod challenges;
@@ -25,6 +25,7 @@ pub mod process;
 pub mod progress;
 pub mod recorder;
 pub mod report;
+pub mod report_html;
 pub mod results;
 pub mod runner;
 pub mod schedule;

@@ -49,6 +49,7 @@ fn main() {
             .exit_code
         }
         Command::Challenges(args) => glomers_sim::challenges::run(&args),
+        Command::Report(args) => glomers_sim::report_html::run_cli(&args),
     };
     if std::env::var_os("GLOMERS_SIM_TIMING").is_some() {
         if let Some(kib) = glomers_sim::memory::own_peak_rss_kib() {

@@ -5,8 +5,9 @@
 //! Additions to Maelstrom's shape (they never change the verdict): `test` (the plan),
 //! `node_faults` (what nodes did wrong: bad output, §1.6, and the hostile behaviours the
 //! bench survives; the first few of each kind per node) with `node_fault_counts` (all of
-//! them, per node and kind), `node_memory`, `nemesis` (partition events) and
-//! `net.dropped_count`.
+//! them, per node and kind), `node_memory`, `nemesis` (partition events),
+//! `net.dropped_count` and `findings` (every checker's broken rules and notes, with the
+//! history indexes of the operations they name).
 
 use crate::net::{FaultCounts, GroupStats, NetStats, NodeFault};
 use crate::plan::TestPlan;
@@ -231,6 +232,25 @@ fn with_valid(details: &Value, valid: Validity) -> Value {
     Value::Object(m)
 }
 
+/// Every checker's findings, each tagged with its checker, for results.json (the HTML
+/// report tells their stories from there).
+fn findings_json(checks: &[(&str, &CheckResult)]) -> Value {
+    Value::Array(
+        checks
+            .iter()
+            .flat_map(|(checker, r)| {
+                r.findings.iter().map(move |f| {
+                    let mut v = serde_json::to_value(f).unwrap_or(Value::Null);
+                    if let Value::Object(m) = &mut v {
+                        m.insert("checker".into(), json!(checker));
+                    }
+                    v
+                })
+            })
+            .collect(),
+    )
+}
+
 /// Runs the checkers and composes results.json.
 pub fn analyse(
     plan: &TestPlan,
@@ -270,6 +290,7 @@ pub fn analyse(
         "workload": with_valid(&wl.details, wl.valid),
         "node_faults": faults,
         "nemesis": nemesis,
+        "findings": findings_json(&[("workload", &wl), ("stats", &stats), ("availability", &availability)]),
         "test": {
             "workload": workload.name(),
             "bin": plan.bin,

@@ -91,8 +91,22 @@ impl Timing {
     }
 }
 
-/// Runs one test.
+/// Runs one test, then writes its `report.html` (crashed runs too, from whatever files
+/// they left) and refreshes the store's `index.html`.
 pub fn run_test(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> RunOutcome {
+    let outcome = run_and_record(plan, workload, opts);
+    if let Some(dir) = &outcome.dir {
+        match crate::report_html::publish(dir, &plan.store) {
+            Ok(path) if opts.report => println!("Report: {}", path.display()),
+            Ok(_) => {}
+            Err(e) => eprintln!("glomers-sim: could not write report.html: {e}"),
+        }
+    }
+    outcome
+}
+
+/// Runs one test and writes its result files.
+fn run_and_record(plan: &TestPlan, workload: &dyn Workload, opts: RunOptions) -> RunOutcome {
     let mut timing = Timing::new();
     let dir = match results::make_run_dir(&plan.store, workload.name()) {
         Ok(d) => d,

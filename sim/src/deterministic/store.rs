@@ -41,15 +41,27 @@ pub fn write_journal(dir: &Path, run: &DetRun) -> std::io::Result<()> {
     out.flush()
 }
 
-/// Writes the run into a new directory of the plan's store and, if `report`, prints the
-/// bench's report. The exit code is the bench's: 0 valid, 1 invalid, 2 unknown, 255 a
-/// crash.
+/// Writes the run into a new directory of the plan's store with its `report.html` (and
+/// refreshes the store's `index.html`) and, if `report`, prints the bench's report. The
+/// exit code is the bench's: 0 valid, 1 invalid, 2 unknown, 255 a crash.
 pub fn write_store(
     plan: &TestPlan,
     workload: &dyn Workload,
     run: &DetRun,
     report: bool,
 ) -> RunOutcome {
+    let outcome = write_files(plan, workload, run, report);
+    if let Some(dir) = &outcome.dir {
+        match crate::report_html::publish(dir, &plan.store) {
+            Ok(path) if report => println!("Report: {}", path.display()),
+            Ok(_) => {}
+            Err(e) => eprintln!("glomers-sim: could not write report.html: {e}"),
+        }
+    }
+    outcome
+}
+
+fn write_files(plan: &TestPlan, workload: &dyn Workload, run: &DetRun, report: bool) -> RunOutcome {
     let dir = match results::make_run_dir(&plan.store, workload.name()) {
         Ok(d) => Some(d),
         Err(e) => {
