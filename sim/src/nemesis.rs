@@ -1,87 +1,68 @@
-//! The partition nemesis (spec §3.4): alternating start/stop, the first start at about
-//! t = 0, gaps uniform in [0, 2 × interval), a random shape per start. Stopped by the
-//! runner at the time limit; for workloads with a final phase it then heals (and records a
-//! `stop-partition`, as Jepsen's final generator does).
+//! The real-time nemesis: plays a fault schedule ([`crate::faults`]) on the wall clock
+//! by sending partitions to the router, and records each start and stop. With
+//! `--nemesis partition` the schedule is Maelstrom's partition nemesis (spec §3.4),
+//! drawn up front with the same draws the deterministic driver uses. Stopped by the
+//! runner at the end of the main phase; for workloads with a final phase it then heals
+//! (and records a `stop-partition`, as Jepsen's final generator does).
+//!
+//! Only partitions reach a real network: pause and duplicate faults are the
+//! deterministic driver's, and are skipped here.
 
-use crate::net::partition::{grudge, Grudge, Shape};
+use crate::faults::{edges, nemesis_record, FaultKind, FaultPlan, FaultState};
+use crate::net::partition::Grudge;
 use crate::net::{Net, RouterCmd};
 use crate::recorder::Recorder;
-use rand::rngs::StdRng;
-use rand::Rng;
 use serde_json::json;
+use std::collections::BTreeSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Nemesis settings.
 pub struct NemesisPlan {
-    /// Node ids.
-    pub nodes: Vec<String>,
-    /// Mean gap between operations.
-    pub interval: Duration,
-    /// End of the main phase.
-    pub until: Instant,
+    /// The faults, times counted from `start`.
+    pub faults: FaultPlan,
+    /// When the main phase started.
+    pub start: Instant,
     /// Heal (and record it) when stopped.
     pub heal_at_end: bool,
 }
 
-/// Gap before the next nemesis operation: uniform in [0, 2 × interval).
-pub fn next_gap(interval: Duration, rng: &mut StdRng) -> Duration {
-    let max = 2.0 * interval.as_secs_f64();
-    Duration::from_secs_f64(rng.random_range(0.0..max))
-}
-
-/// Runs the nemesis until `stop` fires (or its sender is dropped) or the time limit.
-pub fn run(plan: NemesisPlan, net: Net, rec: &Recorder, mut rng: StdRng, stop: Receiver<()>) {
-    let mut next = Instant::now();
-    let mut partitioned = false;
-    loop {
+/// Plays the plan until `stop` fires (or its sender is dropped).
+pub fn run(plan: NemesisPlan, net: Net, rec: &Recorder, stop: Receiver<()>) {
+    let faults: FaultPlan = plan
+        .faults
+        .iter()
+        .filter(|f| matches!(f.kind, FaultKind::Partition { .. }))
+        .cloned()
+        .collect();
+    let mut active = BTreeSet::new();
+    for e in edges(&faults) {
+        let due = plan.start + e.at;
         let now = Instant::now();
-        if next >= plan.until {
-            // Nothing more to do in the main phase: wait for the stop signal.
-            let _ = stop.recv();
-            break;
-        }
-        if next > now {
-            match stop.recv_timeout(next - now) {
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+        if due > now {
+            match stop.recv_timeout(due - now) {
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => return heal(&plan, &net, rec),
                 Err(RecvTimeoutError::Timeout) => {}
             }
         }
-        if partitioned {
-            let _ = net.tx.send(RouterCmd::SetGrudge(Grudge::new()));
-            rec.nemesis("stop-partition", json!("network-healed"));
+        if e.start {
+            active.insert(e.index);
         } else {
-            let shape = Shape::random(&mut rng);
-            let g = grudge(shape, &plan.nodes, &mut rng);
-            let _ = net.tx.send(RouterCmd::SetGrudge(g.clone()));
-            rec.nemesis(
-                "start-partition",
-                json!({"shape": shape.name(), "grudge": g}),
-            );
+            active.remove(&e.index);
         }
-        partitioned = !partitioned;
-        next += next_gap(plan.interval, &mut rng);
+        let state = FaultState::of(&faults, &active);
+        let _ = net.tx.send(RouterCmd::SetGrudge(state.grudge));
+        let (f, value) = nemesis_record(&faults[e.index], e.start);
+        rec.nemesis(&f, value);
     }
+    // Nothing more to do in the main phase: wait for the stop signal.
+    let _ = stop.recv();
+    heal(&plan, &net, rec);
+}
+
+fn heal(plan: &NemesisPlan, net: &Net, rec: &Recorder) {
     if plan.heal_at_end {
         let _ = net.tx.send(RouterCmd::SetGrudge(Grudge::new()));
         rec.nemesis("stop-partition", json!("network-healed"));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-
-    #[test]
-    fn gaps_are_uniform_below_twice_the_interval() {
-        let mut rng = StdRng::seed_from_u64(8);
-        let i = Duration::from_secs(10);
-        let gaps: Vec<f64> = (0..5000)
-            .map(|_| next_gap(i, &mut rng).as_secs_f64())
-            .collect();
-        assert!(gaps.iter().all(|&g| (0.0..20.0).contains(&g)));
-        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
-        assert!((mean - 10.0).abs() < 0.5, "{mean}");
     }
 }

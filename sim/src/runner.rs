@@ -25,9 +25,10 @@ use crate::process::{self, NodeProc, SpawnSpec};
 use crate::progress::Progress;
 use crate::recorder::Recorder;
 use crate::results::{self, Crash};
+use crate::schedule::{Action, Schedule, ScheduleSetup};
 use crate::seed;
 use crate::setup;
-use crate::workload::{GenContext, Workload};
+use crate::workload::Workload;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -298,6 +299,115 @@ fn crashed(dir: Option<PathBuf>, crash: Crash, opts: RunOptions) -> RunOutcome {
     }
 }
 
+/// The faults of a plan: Maelstrom's partition nemesis with `--nemesis partition`.
+pub fn plan_faults(plan: &TestPlan) -> crate::faults::FaultPlan {
+    if !plan.nemesis_partition {
+        return Vec::new();
+    }
+    crate::faults::draw(
+        &[crate::faults::FaultMode::Partition],
+        &plan.nodes,
+        plan.nemesis_interval,
+        plan.time_limit,
+        plan.seed,
+    )
+}
+
+/// What the schedule of a test starts from: the plan's rates and limits, the workload's
+/// generator and final operations, and the generator's random stream.
+pub fn schedule_setup(plan: &TestPlan, workload: &dyn Workload) -> ScheduleSetup {
+    ScheduleSetup {
+        concurrency: plan.concurrency,
+        rate: plan.rate,
+        time_limit: plan.time_limit,
+        recovery: plan.recovery_time,
+        generator: workload.generator(plan),
+        final_ops: workload.has_final_phase().then(|| {
+            (0..plan.concurrency)
+                .map(|w| workload.final_ops(w))
+                .collect()
+        }),
+        rng: seed::rng(plan.seed, "generator", 0),
+    }
+}
+
+/// The dispatcher thread's inputs.
+struct Dispatch<'a> {
+    schedule: Schedule,
+    gen_start: Instant,
+    abort: &'a AtomicBool,
+    free_rx: std::sync::mpsc::Receiver<usize>,
+    job_txs: Vec<std::sync::mpsc::Sender<Job>>,
+    nemesis: Option<NemesisHandle>,
+    recovery: Duration,
+}
+
+/// The nemesis thread and the sender whose drop stops it.
+type NemesisHandle = (
+    std::sync::mpsc::Sender<()>,
+    Option<std::thread::JoinHandle<()>>,
+);
+
+/// Stops the nemesis (it heals if the workload has a final phase) and waits for it.
+fn stop_nemesis(handle: Option<NemesisHandle>) {
+    if let Some((stop, thread)) = handle {
+        drop(stop);
+        if let Some(h) = thread {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Asks the schedule what to do, hands jobs to workers, and waits (for a worker to be
+/// free or the schedule's next time) in between; stops early when the run is aborted.
+fn dispatch_loop(mut d: Dispatch) {
+    loop {
+        if d.abort.load(Ordering::Relaxed) {
+            break;
+        }
+        while let Ok(w) = d.free_rx.try_recv() {
+            d.schedule.worker_free(w);
+        }
+        match d.schedule.poll(d.gen_start.elapsed()) {
+            Action::Run { worker, inv } => {
+                if d.job_txs[worker].send(Job::Run(inv)).is_err() {
+                    break;
+                }
+            }
+            Action::Final { worker, ops } => {
+                if d.job_txs[worker].send(Job::Final(ops)).is_err() {
+                    d.schedule.worker_free(worker);
+                }
+            }
+            Action::StopNemesis { heal } => {
+                stop_nemesis(d.nemesis.take());
+                if heal {
+                    eprintln!(
+                        "glomers-sim: healed; waiting {:.1} s for recovery before the final reads",
+                        d.recovery.as_secs_f64()
+                    );
+                }
+            }
+            Action::Wait { until } => {
+                let now = d.gen_start.elapsed();
+                let left = until
+                    .map_or(Duration::from_millis(100), |u| u.saturating_sub(now))
+                    .min(Duration::from_millis(100));
+                match d.free_rx.recv_timeout(left) {
+                    Ok(w) => d.schedule.worker_free(w),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            Action::Done => break,
+        }
+    }
+    stop_nemesis(d.nemesis.take());
+    for tx in &d.job_txs {
+        let _ = tx.send(Job::Exit);
+    }
+}
+
 /// Fails with a crash if any node has exited (or the user interrupted the run).
 fn check_exits(procs: &mut [NodeProc]) -> Result<(), Box<Crash>> {
     if crate::interrupt::requested() {
@@ -441,7 +551,6 @@ fn main_and_final(
     opts: RunOptions,
 ) -> Result<(), Box<Crash>> {
     let gen_start = Instant::now();
-    let until = gen_start + plan.time_limit;
     let abort = Arc::new(AtomicBool::new(false));
     // Workers.
     let (free_tx, free_rx) = channel::<usize>();
@@ -468,142 +577,42 @@ fn main_and_final(
         worker_threads.push(h);
     }
     drop(free_tx);
-    // Nemesis.
+    // Nemesis: the fault schedule, drawn up front as the deterministic driver draws it.
     let (nem_stop_tx, nem_stop_rx) = channel::<()>();
-    let nemesis_thread = if plan.nemesis_partition {
+    let faults = plan_faults(plan);
+    let nemesis_thread = if faults.is_empty() {
+        None
+    } else {
         let np = NemesisPlan {
-            nodes: plan.nodes.clone(),
-            interval: plan.nemesis_interval,
-            until,
+            faults,
+            start: gen_start,
             heal_at_end: workload.has_final_phase(),
         };
         let (n2, r2) = (net.clone(), recorder.clone());
-        let rng = seed::rng(plan.seed, "nemesis", 0);
         Some(
             std::thread::Builder::new()
                 .name("nemesis".into())
-                .spawn(move || nemesis::run(np, n2, &r2, rng, nem_stop_rx))
+                .spawn(move || nemesis::run(np, n2, &r2, nem_stop_rx))
                 .map_err(|e| Box::new(Crash::bench(format!("cannot start the nemesis: {e}"))))?,
         )
-    } else {
-        None
     };
-    // Dispatcher.
+    // Dispatcher: the shared schedule on the wall clock.
     let dispatcher = {
         let abort = abort.clone();
-        let mut generator = workload.generator(plan);
-        let mut rng = seed::rng(plan.seed, "generator", 0);
-        let final_ops: Vec<_> = (0..plan.concurrency)
-            .map(|w| workload.final_ops(w))
-            .collect();
-        let has_final = workload.has_final_phase();
-        let rate = plan.rate;
+        let schedule = Schedule::new(schedule_setup(plan, workload));
         let recovery = plan.recovery_time;
-        let concurrency = plan.concurrency;
         std::thread::Builder::new()
             .name("dispatcher".into())
             .spawn(move || {
-                let mut free = vec![true; concurrency];
-                let mut rr = 0usize;
-                let mut next_time = gen_start;
-                let stopped = |abort: &AtomicBool| abort.load(Ordering::Relaxed);
-                // Main phase.
-                if rate > 0.0 {
-                    'main: loop {
-                        if stopped(&abort) || Instant::now() >= until {
-                            break;
-                        }
-                        // Wait for a free worker.
-                        let w = loop {
-                            while let Ok(i) = free_rx.try_recv() {
-                                free[i] = true;
-                            }
-                            if let Some(w) = dispatch::pick_worker(&free, rr) {
-                                break w;
-                            }
-                            let left = until.saturating_duration_since(Instant::now());
-                            if left.is_zero() || stopped(&abort) {
-                                break 'main;
-                            }
-                            match free_rx.recv_timeout(left.min(Duration::from_millis(100))) {
-                                Ok(i) => free[i] = true,
-                                Err(RecvTimeoutError::Timeout) => {}
-                                Err(RecvTimeoutError::Disconnected) => break 'main,
-                            }
-                        };
-                        let emit = next_time.max(Instant::now());
-                        if emit >= until {
-                            break;
-                        }
-                        while Instant::now() < emit {
-                            if stopped(&abort) {
-                                break 'main;
-                            }
-                            let left = emit.saturating_duration_since(Instant::now());
-                            std::thread::sleep(left.min(Duration::from_millis(100)));
-                        }
-                        let ctx = GenContext {
-                            worker: w,
-                            elapsed: gen_start.elapsed(),
-                        };
-                        let Some(inv) = generator.next(&ctx, &mut rng) else {
-                            break;
-                        };
-                        free[w] = false;
-                        rr = (w + 1) % concurrency;
-                        if job_txs[w].send(Job::Run(inv)).is_err() {
-                            break;
-                        }
-                        next_time = emit + dispatch::stagger_gap(rate, &mut rng);
-                    }
-                } else {
-                    while Instant::now() < until && !stopped(&abort) {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                }
-                // Wait for in-flight operations.
-                let wait_all = |free: &mut Vec<bool>| {
-                    while free.iter().any(|f| !f) {
-                        if stopped(&abort) {
-                            return false;
-                        }
-                        match free_rx.recv_timeout(Duration::from_millis(100)) {
-                            Ok(i) => free[i] = true,
-                            Err(RecvTimeoutError::Timeout) => {}
-                            Err(RecvTimeoutError::Disconnected) => return false,
-                        }
-                    }
-                    true
-                };
-                let drained = wait_all(&mut free);
-                drop(nem_stop_tx); // stop (and, with a final phase, heal)
-                if let Some(h) = nemesis_thread {
-                    let _ = h.join();
-                }
-                if drained && has_final && !stopped(&abort) {
-                    eprintln!(
-                        "glomers-sim: healed; waiting {:.1} s for recovery before the final reads",
-                        recovery.as_secs_f64()
-                    );
-                    let end = Instant::now() + recovery;
-                    while Instant::now() < end && !stopped(&abort) {
-                        std::thread::sleep(
-                            end.saturating_duration_since(Instant::now())
-                                .min(Duration::from_millis(100)),
-                        );
-                    }
-                    if !stopped(&abort) {
-                        for (w, ops) in final_ops.into_iter().enumerate() {
-                            if job_txs[w].send(Job::Final(ops)).is_ok() {
-                                free[w] = false;
-                            }
-                        }
-                        wait_all(&mut free);
-                    }
-                }
-                for tx in &job_txs {
-                    let _ = tx.send(Job::Exit);
-                }
+                dispatch_loop(Dispatch {
+                    schedule,
+                    gen_start,
+                    abort: &abort,
+                    free_rx,
+                    job_txs,
+                    nemesis: Some((nem_stop_tx, nemesis_thread)),
+                    recovery,
+                })
             })
             .map_err(|e| Box::new(Crash::bench(format!("cannot start the dispatcher: {e}"))))?
     };

@@ -18,7 +18,7 @@ pub mod host;
 pub mod store;
 
 use crate::faults::{edges, nemesis_record, Edge, FaultPlan, FaultState};
-use crate::net::core::{Delivered, NetCore};
+use crate::net::core::{unknown_id_problem, Delivered, NetCore};
 use crate::net::envelope::{parse_line, LineError};
 use crate::net::journal::Event;
 use crate::net::{FaultKind, NetStats, NodeFault};
@@ -417,13 +417,7 @@ impl<'a> Driver<'a> {
                     let body = &line[msg.body.clone()];
                     match self.net.send_text(self.now, &msg.src, &msg.dest, body) {
                         Ok(()) => continue,
-                        Err(e) => (
-                            FaultKind::UnknownId,
-                            format!(
-                                "invalid source/dest for message: {} is not a registered id",
-                                e.dest.or(e.src).unwrap_or_default()
-                            ),
-                        ),
+                        Err(e) => (FaultKind::UnknownId, unknown_id_problem(&e)),
                     }
                 }
                 Err(e @ LineError::NotJson(_)) => (FaultKind::NotJson, e.to_string()),

@@ -95,6 +95,22 @@ pub struct UnknownEndpoint {
     pub dest: Option<String>,
 }
 
+/// What a node is told when it sends from or to an id nobody registered.
+pub fn unknown_id_problem(e: &UnknownEndpoint) -> String {
+    let which = match (&e.src, &e.dest) {
+        (Some(s), Some(d)) => format!("neither src {s:?} nor dest {d:?}"),
+        (Some(s), None) => format!("src {s:?}"),
+        (None, Some(d)) => format!("dest {d:?}"),
+        (None, None) => "an id".to_string(),
+    };
+    let hint = if e.dest.as_deref().is_some_and(is_client) {
+        " (a client that is closed or never existed: a late reply after a timeout?)"
+    } else {
+        ""
+    };
+    format!("invalid source/dest for message: {which} is not a registered id{hint}")
+}
+
 /// The network's state.
 pub struct NetCore {
     endpoints: Vec<Endpoint>,

@@ -1,5 +1,6 @@
-//! The router thread: queues, deadlines, partitions, services, journal and statistics.
-//! See the module docs of [`crate::net`] for the delivery rules.
+//! The router thread: the network's fault model ([`NetCore`]) on the wall clock, with the
+//! channels to node stdins and client inboxes, the journal hand-off, and the checks of
+//! what nodes send. See the module docs of [`crate::net`] for the delivery rules.
 //!
 //! Deviations from Maelstrom, for hostile nodes only: messages for a node whose stdin
 //! backlog is full are dropped (journaled as drops, reported as `stdin-backlog`) instead of
@@ -7,40 +8,16 @@
 //! (`inbox-full`). A second reply to one client request is delivered, as Maelstrom does,
 //! and reported (`duplicate-reply`).
 
-use super::journal::{Event, EventKind, JournalSink};
-use super::latency::{is_client, LatencyModel};
-use super::partition::Grudge;
-use super::{Delivery, FaultKind, GroupStats, NetStats, NodeFault, RouterCmd, Shared, StdinBatch};
-use glomers_simkit::service::{new_service, Service, SERVICE_IDS};
+use super::core::{unknown_id_problem, Delivered, NetCore};
+use super::journal::{Event, JournalSink};
+use super::latency::LatencyModel;
+use super::{Delivery, FaultKind, NetStats, NodeFault, RouterCmd, Shared, StdinBatch};
 use rand::rngs::StdRng;
 use serde_json::Value;
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// What sits behind an id.
-enum Kind {
-    Node(Sender<StdinBatch>),
-    Service(Box<dyn Service>),
-    Client(SyncSender<Delivery>),
-    /// An unregistered client: its inbox sender is dropped, which wakes a waiting RPC.
-    Closed,
-}
-
-struct Endpoint {
-    id: String,
-    /// The id as a JSON string literal, ready to splice into wire lines.
-    id_json: String,
-    kind: Kind,
-    client: bool,
-    queue: BinaryHeap<Reverse<Pending>>,
-    busy: bool,
-    /// For a client: the `in_reply_to`s of the last replies it was sent, to spot a node
-    /// answering one request twice.
-    answered: VecDeque<u64>,
-}
+use std::time::Duration;
 
 /// How many recent replies per client are remembered for spotting duplicates (a client
 /// has one request outstanding at a time, so a few suffice).
@@ -55,32 +32,12 @@ struct BacklogDrops {
     full: bool,
 }
 
-struct Pending {
-    id: u64,
-    deadline: Instant,
-    seq: u64,
-    src: usize,
-    wire: Arc<str>,
-    body_at: usize,
-    parsed: Option<Value>,
-    client_traffic: bool,
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Pending {
-    fn cmp(&self, o: &Self) -> Ordering {
-        (self.deadline, self.seq).cmp(&(o.deadline, o.seq))
-    }
+/// A registered client's channel and its recent replies.
+struct ClientInbox {
+    inbox: SyncSender<Delivery>,
+    /// The `in_reply_to`s of the last replies it was sent, to spot a node answering one
+    /// request twice.
+    answered: VecDeque<u64>,
 }
 
 /// Everything the router needs at start.
@@ -99,77 +56,46 @@ pub struct RouterSetup {
 
 /// The router's state.
 pub struct Router {
-    endpoints: Vec<Endpoint>,
-    by_id: HashMap<String, usize>,
-    node_count: usize,
-    /// (deadline, seq, endpoint) of every destination's head message.
-    heads: BinaryHeap<Reverse<(Instant, u64, usize)>>,
-    heads_msg: HashMap<usize, Pending>,
-    grudge: HashMap<usize, HashSet<usize>>,
-    latency: LatencyModel,
-    rng: StdRng,
+    net: NetCore,
+    node_ids: Vec<String>,
+    node_index: HashMap<String, usize>,
+    stdin: Vec<Sender<StdinBatch>>,
+    clients: HashMap<String, ClientInbox>,
     journal: JournalSink,
-    /// Journal events and stdin lines are batched and handed over before the router
-    /// waits (or every few hundred commands), so IO threads are not woken per message.
-    journal_buf: Vec<Event>,
+    /// Stdin lines are batched and handed over before the router waits (or every few
+    /// hundred commands), so IO threads are not woken per message.
     stdin_buf: Vec<StdinBatch>,
     shared: Arc<Shared>,
-    next_id: u64,
-    seq: u64,
-    stats: NetStats,
     backlog_drops: Vec<BacklogDrops>,
-}
-
-fn json_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+    deliveries: Vec<Delivered>,
 }
 
 impl Router {
     /// Builds a router with the nodes and the four services registered.
     pub fn new(setup: RouterSetup) -> Router {
-        let mut r = Router {
-            endpoints: Vec::new(),
-            by_id: HashMap::new(),
-            node_count: setup.nodes.len(),
-            heads: BinaryHeap::new(),
-            heads_msg: HashMap::new(),
-            grudge: HashMap::new(),
-            latency: setup.latency,
-            rng: setup.rng,
+        let node_ids: Vec<String> = setup.nodes.iter().map(|(id, _)| id.clone()).collect();
+        let n = node_ids.len();
+        Router {
+            net: NetCore::new(&node_ids, setup.latency, setup.rng),
+            node_index: node_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i))
+                .collect(),
+            node_ids,
+            stdin: setup.nodes.into_iter().map(|(_, tx)| tx).collect(),
+            clients: HashMap::new(),
             journal: setup.journal,
-            journal_buf: Vec::with_capacity(4096),
-            stdin_buf: Vec::new(),
+            stdin_buf: vec![Vec::new(); n],
             shared: setup.shared,
-            next_id: 0,
-            seq: 0,
-            stats: NetStats::default(),
-            backlog_drops: Vec::new(),
-        };
-        for (id, stdin) in setup.nodes {
-            r.add(id, Kind::Node(stdin));
-            r.stdin_buf.push(Vec::new());
-            r.backlog_drops.push(BacklogDrops::default());
+            backlog_drops: vec![BacklogDrops::default(); n],
+            deliveries: Vec::new(),
         }
-        for id in SERVICE_IDS {
-            if let Some(svc) = new_service(id) {
-                r.add(id.to_string(), Kind::Service(svc));
-            }
-        }
-        r
     }
 
-    fn add(&mut self, id: String, kind: Kind) {
-        let idx = self.endpoints.len();
-        self.by_id.insert(id.clone(), idx);
-        self.endpoints.push(Endpoint {
-            id_json: json_str(&id),
-            client: is_client(&id),
-            id,
-            kind,
-            queue: BinaryHeap::new(),
-            busy: false,
-            answered: VecDeque::new(),
-        });
+    /// Time since the network started: the clock the network core runs on.
+    fn now(&self) -> Duration {
+        self.shared.start.elapsed()
     }
 
     /// Runs until a `Stop` command (or until every sender is gone).
@@ -177,13 +103,13 @@ impl Router {
         loop {
             self.deliver_due();
             self.flush_io();
-            let cmd = match self.heads.peek() {
-                Some(Reverse((deadline, _, _))) => {
-                    let now = Instant::now();
-                    if *deadline <= now {
+            let cmd = match self.net.next_deadline() {
+                Some(deadline) => {
+                    let now = self.now();
+                    if deadline <= now {
                         continue;
                     }
-                    match rx.recv_timeout(*deadline - now) {
+                    match rx.recv_timeout(deadline - now) {
                         Ok(c) => c,
                         Err(RecvTimeoutError::Timeout) => continue,
                         Err(RecvTimeoutError::Disconnected) => return,
@@ -222,31 +148,30 @@ impl Router {
                 self.accept_node_line(node, line, msg)
             }
             RouterCmd::FromClient { src, dest, body } => {
-                let (Some(&s), Some(&d)) = (self.by_id.get(&src), self.by_id.get(&dest)) else {
+                let now = self.now();
+                if self.net.send_value(now, &src, &dest, body).is_err() {
                     eprintln!("glomers-sim: internal: client {src} sent to unknown {dest}");
-                    return true;
-                };
-                let body_text = body.to_string();
-                self.send(s, d, &body_text, Some(body));
+                }
             }
             RouterCmd::Register { id, inbox } => {
-                if let Some(&i) = self.by_id.get(&id) {
-                    self.endpoints[i].kind = Kind::Client(inbox);
-                    self.endpoints[i].answered.clear();
-                } else {
-                    self.add(id, Kind::Client(inbox));
-                }
+                self.net.register_client(&id);
+                self.clients.insert(
+                    id,
+                    ClientInbox {
+                        inbox,
+                        answered: VecDeque::new(),
+                    },
+                );
             }
             RouterCmd::Unregister { id } => {
-                if let Some(i) = self.by_id.remove(&id) {
-                    self.endpoints[i].kind = Kind::Closed;
-                }
+                self.net.unregister_client(&id);
+                self.clients.remove(&id);
             }
-            RouterCmd::SetGrudge(g) => self.set_grudge(&g),
+            RouterCmd::SetGrudge(g) => self.net.set_grudge(&g),
             RouterCmd::Stop(reply) => {
                 self.flush_io();
                 self.report_backlog_drops();
-                let _ = reply.send(self.stats);
+                let _ = reply.send(self.net.stats());
                 return false;
             }
         }
@@ -257,34 +182,18 @@ impl Router {
         if self.shared.is_dead(node) {
             return;
         }
-        let name = self.endpoints[node].id.clone();
-        let src = self.by_id.get(&msg.src).copied();
-        let dest = self.by_id.get(&msg.dest).copied();
-        let (Some(s), Some(d)) = (src, dest) else {
-            let which = match (src, dest) {
-                (None, None) => format!("neither src {:?} nor dest {:?}", msg.src, msg.dest),
-                (None, _) => format!("src {:?}", msg.src),
-                _ => format!("dest {:?}", msg.dest),
-            };
-            let hint = if is_client(&msg.dest) && dest.is_none() {
-                " (a client that is closed or never existed: a late reply after a timeout?)"
-            } else {
-                ""
-            };
+        let name = self.node_ids[node].clone();
+        let now = self.now();
+        let body = &line[msg.body.clone()];
+        if let Err(e) = self.net.send_text(now, &msg.src, &msg.dest, body) {
             self.shared.fault(
                 node,
-                NodeFault::new(
-                    &name,
-                    FaultKind::UnknownId,
-                    format!(
-                        "invalid source/dest for message: {which} is not a registered id{hint}"
-                    ),
-                )
-                .with_line(&line)
-                .fatal(),
+                NodeFault::new(&name, FaultKind::UnknownId, unknown_id_problem(&e))
+                    .with_line(&line)
+                    .fatal(),
             );
             return;
-        };
+        }
         if msg.trailing {
             self.shared.fault(
                 node,
@@ -297,183 +206,42 @@ impl Router {
                 .with_line(&line),
             );
         }
-        let body = &line[msg.body];
-        self.send(s, d, body, None);
     }
 
-    /// Hands a message to the network: id, journal, latency, queue.
-    fn send(&mut self, src: usize, dest: usize, body: &str, parsed: Option<Value>) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let prefix = format!(
-            "{{\"id\":{id},\"src\":{},\"dest\":{},\"body\":",
-            self.endpoints[src].id_json, self.endpoints[dest].id_json
-        );
-        let body_at = prefix.len();
-        let mut w = prefix;
-        w.push_str(body);
-        w.push('}');
-        let wire: Arc<str> = Arc::from(w);
-        let now = Instant::now();
-        let client_traffic = self.endpoints[src].client || self.endpoints[dest].client;
-        self.count(client_traffic, true);
-        self.journal(EventKind::Send, now, &wire, body_at);
-        let latency = if client_traffic {
-            0
-        } else {
-            self.latency.draw(&mut self.rng)
-        };
-        self.seq += 1;
-        let p = Pending {
-            id,
-            deadline: now + Duration::from_millis(latency),
-            seq: self.seq,
-            src,
-            wire,
-            body_at,
-            parsed,
-            client_traffic,
-        };
-        if self.endpoints[dest].client {
-            // Clients read their queue directly and are never partitioned.
-            self.deliver(dest, p);
-            return;
-        }
-        self.endpoints[dest].queue.push(Reverse(p));
-        if !self.endpoints[dest].busy {
-            self.promote(dest);
-        }
-    }
-
-    /// Takes the next message of `dest`'s queue as its head, dropping partitioned ones.
-    fn promote(&mut self, dest: usize) {
-        while let Some(Reverse(p)) = self.endpoints[dest].queue.pop() {
-            if self
-                .grudge
-                .get(&dest)
-                .is_some_and(|ignored| ignored.contains(&p.src))
-            {
-                self.stats.dropped += 1;
-                self.journal(EventKind::Drop, Instant::now(), &p.wire, p.body_at);
-                continue;
-            }
-            self.heads.push(Reverse((p.deadline, p.seq, dest)));
-            self.heads_msg.insert(dest, p);
-            self.endpoints[dest].busy = true;
-            return;
-        }
-        self.endpoints[dest].busy = false;
-    }
-
+    /// Delivers what is due: lines to node stdins (within their backlogs), messages to
+    /// client inboxes.
     fn deliver_due(&mut self) {
-        let now = Instant::now();
-        while let Some(Reverse((deadline, _, dest))) = self.heads.peek().copied() {
-            if deadline > now {
-                break;
-            }
-            self.heads.pop();
-            if let Some(p) = self.heads_msg.remove(&dest) {
-                self.deliver(dest, p);
-            }
-            self.promote(dest);
-        }
-    }
-
-    fn deliver(&mut self, dest: usize, p: Pending) {
-        if matches!(self.endpoints[dest].kind, Kind::Node(_)) && !self.admit_to_stdin(dest, &p) {
-            return;
-        }
-        self.count(p.client_traffic, false);
-        self.journal(EventKind::Recv, Instant::now(), &p.wire, p.body_at);
-        let body_text = &p.wire[p.body_at..p.wire.len() - 1];
-        let src_name = if matches!(self.endpoints[dest].kind, Kind::Node(_)) {
-            String::new()
-        } else {
-            self.endpoints[p.src].id.clone()
-        };
-        match &mut self.endpoints[dest].kind {
-            Kind::Node(_) => {
-                if let Some(buf) = self.stdin_buf.get_mut(dest) {
-                    buf.push(p.wire.clone());
-                }
-            }
-            Kind::Client(_) => {
-                let body = match p.parsed {
-                    Some(v) => v,
-                    None => serde_json::from_str(body_text).unwrap_or(Value::Null),
-                };
-                if p.src < self.node_count {
-                    self.check_duplicate_reply(dest, p.src, &body, &p.wire);
-                }
-                let Kind::Client(inbox) = &self.endpoints[dest].kind else {
-                    return;
-                };
-                let delivery = Delivery {
-                    id: p.id,
-                    src: src_name,
-                    body,
-                };
-                if let Err(TrySendError::Full(_)) = inbox.try_send(delivery) {
-                    self.inbox_full(dest, p.src);
-                }
-            }
-            Kind::Service(_) => {
-                let body: Value = match p.parsed {
-                    Some(v) => v,
-                    None => serde_json::from_str(body_text).unwrap_or(Value::Null),
-                };
-                let src_id = src_name;
-                let reply = match &mut self.endpoints[dest].kind {
-                    Kind::Service(svc) => svc.handle(&src_id, &body, &mut self.rng),
-                    _ => None,
-                };
-                if let Some(reply) = reply {
-                    // The requester may have gone away (a closed client): drop quietly.
-                    if self.by_id.contains_key(&src_id) {
-                        let text = reply.to_string();
-                        self.send(dest, p.src, &text, Some(reply));
+        let now = self.now();
+        let mut out = std::mem::take(&mut self.deliveries);
+        let (shared, drops, ids) = (&self.shared, &mut self.backlog_drops, &self.node_ids);
+        let mut admit = |node: usize, wire: &str| admit_to_stdin(shared, drops, ids, node, wire);
+        self.net.deliver_due(now, &mut admit, &mut out);
+        for d in out.drain(..) {
+            match d {
+                Delivered::ToNode { node, wire } => {
+                    if let Some(buf) = self.stdin_buf.get_mut(node) {
+                        buf.push(wire);
                     }
                 }
+                Delivered::ToClient { client, delivery } => self.deliver_to_client(&client, delivery),
             }
-            Kind::Closed => {}
         }
+        self.deliveries = out;
     }
 
-    /// Takes room in node `dest`'s stdin backlog for `p`; when the node does not read and
-    /// the backlog is full, drops the message instead (journaled as a drop) and says so
-    /// once per episode, so the router never waits for a node.
-    fn admit_to_stdin(&mut self, dest: usize, p: &Pending) -> bool {
-        let Some(budget) = self.shared.stdin_backlog.get(dest) else {
-            return true;
+    fn deliver_to_client(&mut self, client: &str, delivery: Delivery) {
+        let src = self.node_index.get(&delivery.src).copied();
+        if let Some(src) = src {
+            self.check_duplicate_reply(client, src, &delivery.body);
+        }
+        let Some(c) = self.clients.get(client) else {
+            return;
         };
-        let admitted = budget.try_acquire(p.wire.len() + 1);
-        let cap = budget.cap();
-        let drops = &mut self.backlog_drops[dest];
-        if admitted {
-            drops.full = false;
-            return true;
+        if let Err(TrySendError::Full(_)) = c.inbox.try_send(delivery) {
+            if let Some(src) = src {
+                self.inbox_full(client, src);
+            }
         }
-        drops.count += 1;
-        let first_of_episode = !drops.full;
-        drops.full = true;
-        self.journal(EventKind::Drop, Instant::now(), &p.wire, p.body_at);
-        if first_of_episode {
-            let node = self.endpoints[dest].id.clone();
-            self.shared.fault(
-                dest,
-                NodeFault::new(
-                    &node,
-                    FaultKind::StdinBacklog,
-                    format!(
-                        "{node} is not reading its stdin: {} MiB of messages are waiting for \
-                         it, so the network drops further messages to {node} until it reads \
-                         again (Maelstrom would queue them without limit)",
-                        cap >> 20
-                    ),
-                ),
-            );
-        }
-        false
     }
 
     /// Records the total of messages dropped per node because its backlog was full.
@@ -482,7 +250,7 @@ impl Router {
             if d.count == 0 {
                 continue;
             }
-            let node = &self.endpoints[i].id;
+            let node = &self.node_ids[i];
             self.shared.fault(
                 i,
                 NodeFault::new(
@@ -498,21 +266,22 @@ impl Router {
         }
     }
 
-    /// Spots node `src` sending client `dest` a second reply to one request.
-    fn check_duplicate_reply(&mut self, dest: usize, src: usize, body: &Value, wire: &str) {
+    /// Spots node `src` sending `client` a second reply to one request.
+    fn check_duplicate_reply(&mut self, client: &str, src: usize, body: &Value) {
         let Some(irt) = body.get("in_reply_to").and_then(Value::as_u64) else {
             return;
         };
-        let answered = &mut self.endpoints[dest].answered;
-        if !answered.contains(&irt) {
-            if answered.len() == ANSWERED_KEPT {
-                answered.pop_front();
+        let Some(c) = self.clients.get_mut(client) else {
+            return;
+        };
+        if !c.answered.contains(&irt) {
+            if c.answered.len() == ANSWERED_KEPT {
+                c.answered.pop_front();
             }
-            answered.push_back(irt);
+            c.answered.push_back(irt);
             return;
         }
-        let node = self.endpoints[src].id.clone();
-        let client = &self.endpoints[dest].id;
+        let node = self.node_ids[src].clone();
         self.shared.fault(
             src,
             NodeFault::new(
@@ -523,13 +292,13 @@ impl Router {
                      client already had its answer and ignores this one (so does Maelstrom)"
                 ),
             )
-            .with_line(wire),
+            .with_line(&body.to_string()),
         );
     }
 
-    /// Client `dest`'s inbox is full: the message from `src` was dropped.
-    fn inbox_full(&mut self, dest: usize, src: usize) {
-        let (sender, client) = (&self.endpoints[src].id, &self.endpoints[dest].id);
+    /// `client`'s inbox is full: the message from node `src` was dropped.
+    fn inbox_full(&mut self, client: &str, src: usize) {
+        let sender = &self.node_ids[src];
         let problem = format!(
             "{sender} sent client {client} more than {} messages it did not read; later ones \
              are dropped",
@@ -540,74 +309,82 @@ impl Router {
             .fault(src, NodeFault::new(&node, FaultKind::InboxFull, problem));
     }
 
-    fn set_grudge(&mut self, g: &Grudge) {
-        self.grudge.clear();
-        for (receiver, sources) in g {
-            let Some(&r) = self.by_id.get(receiver) else {
-                continue;
-            };
-            let set: HashSet<usize> = sources
-                .iter()
-                .filter_map(|s| self.by_id.get(s).copied())
-                .filter(|&s| s < self.node_count)
-                .collect();
-            if r < self.node_count && !set.is_empty() {
-                self.grudge.insert(r, set);
-            }
-        }
-    }
-
-    fn count(&mut self, client_traffic: bool, send: bool) {
-        let bump = |g: &mut GroupStats| {
-            if send {
-                g.send_count += 1;
-                g.msg_count += 1;
-            } else {
-                g.recv_count += 1;
-            }
-        };
-        bump(&mut self.stats.all);
-        if client_traffic {
-            bump(&mut self.stats.clients);
-        } else {
-            bump(&mut self.stats.servers);
-        }
-    }
-
-    fn journal(&mut self, kind: EventKind, at: Instant, wire: &Arc<str>, body_at: usize) {
-        let time = at.saturating_duration_since(self.shared.start).as_nanos() as u64;
-        self.journal_buf.push(Event {
-            kind,
-            time,
-            wire: wire.clone(),
-            body_at,
-        });
-    }
-
-    /// Hands batched journal events and stdin lines to their threads.
+    /// Hands journal events and stdin lines to their threads.
     pub fn flush_io(&mut self) {
-        if !self.journal_buf.is_empty() {
-            let batch = std::mem::replace(&mut self.journal_buf, Vec::with_capacity(4096));
+        if self.net.has_journal() {
+            let batch: Vec<Event> = self.net.take_journal();
             self.journal.send(batch);
         }
         for (i, buf) in self.stdin_buf.iter_mut().enumerate() {
             if buf.is_empty() {
                 continue;
             }
-            if let Kind::Node(stdin) = &self.endpoints[i].kind {
+            if let Some(stdin) = self.stdin.get(i) {
                 let _ = stdin.send(std::mem::take(buf));
             }
         }
     }
+
+    /// The traffic statistics so far.
+    pub fn stats(&self) -> NetStats {
+        self.net.stats()
+    }
+}
+
+/// Takes room in node `dest`'s stdin backlog for `wire`; when the node does not read and
+/// the backlog is full, refuses it (the network journals a drop) and says so once per
+/// episode, so the router never waits for a node.
+fn admit_to_stdin(
+    shared: &Shared,
+    drops: &mut [BacklogDrops],
+    ids: &[String],
+    dest: usize,
+    wire: &str,
+) -> bool {
+    let Some(budget) = shared.stdin_backlog.get(dest) else {
+        return true;
+    };
+    let admitted = budget.try_acquire(wire.len() + 1);
+    let cap = budget.cap();
+    let Some(d) = drops.get_mut(dest) else {
+        return admitted;
+    };
+    if admitted {
+        d.full = false;
+        return true;
+    }
+    d.count += 1;
+    let first_of_episode = !d.full;
+    d.full = true;
+    if first_of_episode {
+        let node = &ids[dest];
+        shared.fault(
+            dest,
+            NodeFault::new(
+                node,
+                FaultKind::StdinBacklog,
+                format!(
+                    "{node} is not reading its stdin: {} MiB of messages are waiting for \
+                     it, so the network drops further messages to {node} until it reads \
+                     again (Maelstrom would queue them without limit)",
+                    cap >> 20
+                ),
+            ),
+        );
+    }
+    false
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::net::budget::ByteBudget;
+    use crate::net::journal::EventKind;
     use crate::net::latency::LatencyDist;
+    use crate::net::partition::Grudge;
     use rand::SeedableRng;
     use std::sync::mpsc::{channel, sync_channel};
+    use std::time::Instant;
 
     struct Rig {
         router: Router,
@@ -681,8 +458,8 @@ mod tests {
             assert_eq!(v["body"]["k"], k as u64);
             assert_eq!(v["src"], "n0");
         }
-        assert_eq!(r.router.stats.servers.send_count, 3);
-        assert_eq!(r.router.stats.servers.recv_count, 3);
+        assert_eq!(r.router.stats().servers.send_count, 3);
+        assert_eq!(r.router.stats().servers.recv_count, 3);
     }
 
     #[test]
@@ -707,7 +484,7 @@ mod tests {
                 EventKind::Recv
             ]
         );
-        assert_eq!(r.router.stats.dropped, 1);
+        assert_eq!(r.router.stats().dropped, 1);
     }
 
     #[test]
@@ -719,6 +496,7 @@ mod tests {
             inbox: tx,
         });
         node_line(&mut r, 0, r#"{"src":"n0","dest":"c0","body":{"type":"x"}}"#);
+        r.router.deliver_due();
         let d = rx.try_recv().unwrap();
         assert_eq!(d.src, "n0");
         assert_eq!(d.body["type"], "x");
@@ -729,8 +507,8 @@ mod tests {
         );
         r.router.deliver_due();
         r.router.flush_io();
-        assert_eq!(r.router.stats.servers.recv_count, 0, "still in flight");
-        assert_eq!(r.router.stats.clients.recv_count, 1);
+        assert_eq!(r.router.stats().servers.recv_count, 0, "still in flight");
+        assert_eq!(r.router.stats().clients.recv_count, 1);
     }
 
     #[test]
@@ -799,7 +577,7 @@ mod tests {
         assert!(faults[1]
             .problem
             .contains(&format!("{} messages", 10 - got)));
-        assert_eq!(r.router.stats.servers.recv_count, got as u64);
+        assert_eq!(r.router.stats().servers.recv_count, got as u64);
     }
 
     #[test]
@@ -821,8 +599,10 @@ mod tests {
         });
         let reply = r#"{"src":"n0","dest":"c4","body":{"type":"echo_ok","in_reply_to":3}}"#;
         node_line(&mut r, 0, reply);
+        r.router.deliver_due();
         assert!(r.shared.faults().is_empty());
         node_line(&mut r, 0, reply);
+        r.router.deliver_due();
         assert_eq!(rx.try_iter().count(), 2);
         let faults = r.shared.faults();
         assert_eq!(faults.len(), 1);
@@ -850,6 +630,7 @@ mod tests {
                 &format!(r#"{{"src":"n0","dest":"c0","body":{{"k":{k}}}}}"#),
             );
         }
+        r.router.deliver_due();
         assert_eq!(rx.try_iter().count(), 2);
         let counts = r.shared.fault_counts();
         assert_eq!(counts["n0"]["inbox-full"], 3);
