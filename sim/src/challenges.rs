@@ -177,7 +177,7 @@ pub fn run(args: &ChallengesArgs) -> i32 {
             return 254;
         }
     };
-    if !bin.is_file() {
+    if !args.deterministic && !bin.is_file() {
         eprintln!(
             "glomers-sim: node binary {} not found. Build it with `cargo build --release -p \
              glomers-host`, or pass --bin PATH.",
@@ -204,9 +204,14 @@ pub fn run(args: &ChallengesArgs) -> i32 {
         eprintln!("glomers-sim: --only matched no challenge (ids: 1 2 3a 3b 3c 3d 3e 4 5a 5b 5c 6a 6b 6c)");
         return 254;
     }
+    let subject = if args.deterministic {
+        "the linked host on the deterministic driver".to_string()
+    } else {
+        bin.display().to_string()
+    };
     println!(
         "Gossip Glomers scorecard for {} ({} challenge command{})",
-        bin.display(),
+        subject,
         chosen.len(),
         if chosen.len() == 1 { "" } else { "s" }
     );
@@ -338,14 +343,18 @@ fn run_one(
         "glomers-sim: challenge {} ({}): {}",
         ch.id, ch.title, ch.flags
     );
-    let out = run_test(
-        &plan,
-        workload.as_ref(),
-        RunOptions {
-            report: false,
-            progress: true,
-        },
-    );
+    let out = if args.deterministic {
+        crate::deterministic::store::run_in_process(&plan, workload.as_ref(), false)
+    } else {
+        run_test(
+            &plan,
+            workload.as_ref(),
+            RunOptions {
+                report: false,
+                progress: true,
+            },
+        )
+    };
     row.dir = out.dir.clone();
     match (&out.results, &out.crash) {
         (Some(r), _) => {

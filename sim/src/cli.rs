@@ -40,9 +40,15 @@ pub struct TestArgs {
     /// kafka, lin-kv, txn-rw-register, txn-list-append).
     #[arg(short = 'w', long = "workload", default_value = "lin-kv")]
     pub workload: String,
-    /// The node binary; resolved to an absolute path, must be executable.
+    /// The node binary; resolved to an absolute path, must be executable. Not needed with
+    /// `--deterministic`.
     #[arg(long = "bin")]
-    pub bin: PathBuf,
+    pub bin: Option<PathBuf>,
+    /// Run in-process on the deterministic driver instead of spawning `--bin`: the host's
+    /// handler families linked into glomers-sim, one virtual clock, seeded randomness. Same
+    /// flags, checks and store; the run replays exactly from its seed. (Not in Maelstrom.)
+    #[arg(long = "deterministic")]
+    pub deterministic: bool,
     /// Number of nodes: ids n0..n(N-1). Without it, n1..n5.
     #[arg(long = "node-count", value_parser = node_count, allow_negative_numbers = true)]
     pub node_count: Option<usize>,
@@ -105,6 +111,10 @@ pub struct TestArgs {
 /// Flags of `glomers-sim challenges`.
 #[derive(Args, Debug, Clone)]
 pub struct ChallengesArgs {
+    /// Run every row in-process on the deterministic driver (virtual time: seconds for the
+    /// whole scorecard) instead of spawning the node binary in real time.
+    #[arg(long = "deterministic")]
+    pub deterministic: bool,
     /// Node binary (default: glomers-host next to this executable).
     #[arg(long = "bin")]
     pub bin: Option<PathBuf>,

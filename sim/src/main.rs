@@ -38,15 +38,20 @@ fn main() {
                 eprintln!("glomers-sim: {e}");
                 std::process::exit(workload.refusal_exit_code());
             }
-            run_test(
-                &plan,
-                workload.as_ref(),
-                RunOptions {
-                    report: true,
-                    progress: true,
-                },
-            )
-            .exit_code
+            if args.deterministic {
+                glomers_sim::deterministic::store::run_in_process(&plan, workload.as_ref(), true)
+                    .exit_code
+            } else {
+                run_test(
+                    &plan,
+                    workload.as_ref(),
+                    RunOptions {
+                        report: true,
+                        progress: true,
+                    },
+                )
+                .exit_code
+            }
         }
         Command::Challenges(args) => glomers_sim::challenges::run(&args),
         Command::Report(args) => glomers_sim::report_html::run_cli(&args),

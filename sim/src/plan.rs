@@ -117,7 +117,19 @@ impl TestPlan {
         if !a.recovery_time.is_finite() || a.recovery_time < 0.0 {
             return Err(PlanError("--recovery-time must be >= 0".into()));
         }
-        let bin = resolve_bin(&a.bin)?;
+        let bin = match (&a.bin, a.deterministic) {
+            (Some(b), false) => resolve_bin(b)?,
+            // In-process: the nodes are linked in; `--bin`, if given, is only recorded.
+            (Some(b), true) => b.clone(),
+            (None, true) => std::env::current_exe().unwrap_or_default(),
+            (None, false) => {
+                return Err(PlanError(
+                    "--bin is required: the node binary to test (or --deterministic, to run \
+                     the host's families in-process)"
+                        .into(),
+                ))
+            }
+        };
         let seed = a.seed.unwrap_or_else(random_seed);
         Ok(TestPlan {
             workload: a.workload.clone(),

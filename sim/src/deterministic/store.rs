@@ -112,3 +112,37 @@ fn write_files(plan: &TestPlan, workload: &dyn Workload, run: &DetRun, report: b
         crash: None,
     }
 }
+
+/// Runs `plan` on the deterministic driver with the host's handler families linked into
+/// this binary (the config comes from the plan's node arguments, as `glomers-host` reads
+/// them), writes the store like the bench and returns the bench's outcome.
+pub fn run_in_process(plan: &TestPlan, workload: &dyn Workload, report: bool) -> RunOutcome {
+    glomers_handlers::link();
+    let nodes = match super::host::HostNodes::from_args(&plan.bin_args, glomers_handlers::PRESETS) {
+        Ok(n) => n,
+        Err(e) => {
+            let crash = results::Crash::setup(format!("cannot load the node config: {e}"));
+            if report {
+                crate::report::print_crash(None, &crash);
+            }
+            return RunOutcome {
+                exit_code: 255,
+                dir: None,
+                results: None,
+                crash: Some(crash),
+            };
+        }
+    };
+    let nodes = if plan.log_stderr {
+        nodes.logging("info")
+    } else {
+        nodes
+    };
+    let run = super::run(super::DetSetup {
+        plan,
+        workload,
+        faults: crate::runner::plan_faults(plan),
+        nodes: &nodes,
+    });
+    write_store(plan, workload, &run, report)
+}

@@ -223,7 +223,9 @@ impl Router {
                         buf.push(wire);
                     }
                 }
-                Delivered::ToClient { client, delivery } => self.deliver_to_client(&client, delivery),
+                Delivered::ToClient { client, delivery } => {
+                    self.deliver_to_client(&client, delivery)
+                }
             }
         }
         self.deliveries = out;
