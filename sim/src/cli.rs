@@ -10,6 +10,7 @@
 //! taken for unknown flags).
 
 use clap::{Args, Parser, Subcommand};
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// glomers-sim: a Maelstrom-compatible test bench for node binaries.
@@ -29,12 +30,15 @@ pub enum Command {
     Test(TestArgs),
     /// Run every Gossip Glomers challenge command and print a scorecard.
     Challenges(ChallengesArgs),
+    /// Run many seeds of a test on the deterministic driver with random faults, shrink
+    /// the failures and write replay files (not in Maelstrom).
+    Explore(ExploreArgs),
     /// (Re)write report.html for runs already in the store, and the store's index.html.
     Report(ReportArgs),
 }
 
 /// Flags of `glomers-sim test` (Maelstrom's names and defaults).
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct TestArgs {
     /// The workload: echo, unique-ids, broadcast, g-set, g-counter, pn-counter (part 2:
     /// kafka, lin-kv, txn-rw-register, txn-list-append).
@@ -106,6 +110,45 @@ pub struct TestArgs {
     /// Words passed to the node binary as its arguments.
     #[arg(value_name = "ARGS", allow_hyphen_values = false)]
     pub args: Vec<String>,
+}
+
+/// Flags of `glomers-sim explore`: the `test` flags (the run always deterministic), plus
+/// which seeds and which faults.
+#[derive(Args, Debug, Clone)]
+pub struct ExploreArgs {
+    /// The test, as for `glomers-sim test` (`--seed` and `--nemesis` are not used: see
+    /// `--seeds` and `--faults`).
+    #[command(flatten)]
+    pub test: TestArgs,
+    /// Seeds to run: N, A..B or A..=B (both ends included).
+    #[arg(long = "seeds", default_value = "1..100")]
+    pub seeds: String,
+    /// Faults drawn per seed, comma separated: `partition` (Maelstrom's partition
+    /// nemesis), and, not in Maelstrom: `partition-random` (random halves, a
+    /// majority/minority split, one node isolated or a bridge, at random times),
+    /// `pause` (a node stops processing for a while), `duplicate` (messages to a node
+    /// arrive twice for a while); or `none`.
+    #[arg(long = "faults", default_value = "partition")]
+    pub faults: String,
+    /// Run only the I-th of every N seeds (1 <= I <= N), to spread a range over machines.
+    #[arg(long = "shard", value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Seeds run at once (default: the number of cores).
+    #[arg(long = "jobs")]
+    pub jobs: Option<usize>,
+    /// How many failing seeds to shrink and write replay files for.
+    #[arg(long = "shrink", default_value_t = 3)]
+    pub shrink: usize,
+    /// Most runs spent shrinking one seed.
+    #[arg(long = "shrink-budget", default_value_t = 300)]
+    pub shrink_budget: usize,
+    /// Where replay files go.
+    #[arg(long = "out", default_value = "store/explore")]
+    pub out: PathBuf,
+    /// Reproduce a replay file (writes its run to the store, with its report) instead of
+    /// exploring.
+    #[arg(long = "replay", value_name = "FILE")]
+    pub replay: Option<PathBuf>,
 }
 
 /// Flags of `glomers-sim challenges`.

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod client;
 pub mod deterministic;
 pub mod dispatch;
+pub mod explore;
 pub mod faults;
 pub mod interrupt;
 pub mod memory;

@@ -54,6 +54,7 @@ fn main() {
             }
         }
         Command::Challenges(args) => glomers_sim::challenges::run(&args),
+        Command::Explore(args) => glomers_sim::explore::run(&args),
         Command::Report(args) => glomers_sim::report_html::run_cli(&args),
     };
     if std::env::var_os("GLOMERS_SIM_TIMING").is_some() {

@@ -7,6 +7,7 @@ use glomers_runtime::config::Config;
 use glomers_runtime::registry::{all_specs, build_node};
 use glomers_runtime::startup::{parse_args, resolve_config, Preset, CONFIG_ENV};
 use glomers_runtime::{logging, Node, Seeds};
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// A node the deterministic driver can run: sans-IO, driven by lines and a clock.
@@ -47,26 +48,60 @@ pub trait NodeFactory {
     fn build(&self, index: usize, id: &str, seed: u64) -> Result<Box<dyn SimNode>, String>;
 }
 
-/// The host's config for a run, resolved as `glomers-host` resolves its arguments: a
-/// `--config PATH` or bare `x.toml` word, else `GLOMERS_CONFIG`, else `default.toml`;
-/// files first, then the embedded presets; `GLOMERS__SECTION__KEY` overrides applied.
-pub struct HostNodes {
-    config: Config,
-    log_level: &'static str,
+/// The text of a run's host config and the overrides applied to it: everything needed
+/// to build the same nodes again (a replay file carries it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostConfig {
+    /// Where it came from (a path or an embedded preset).
+    pub source: String,
+    /// The TOML text.
+    pub text: String,
+    /// `GLOMERS__SECTION__KEY` overrides, as (variable, value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<(String, String)>,
 }
 
-impl HostNodes {
-    /// Resolves the config named by the node arguments `args`.
-    pub fn from_args(args: &[String], presets: &[Preset]) -> Result<HostNodes, String> {
+impl HostConfig {
+    /// Resolves the config named by the node arguments `args`, as `glomers-host` resolves
+    /// its own: a `--config PATH` or bare `x.toml` word, else `GLOMERS_CONFIG`, else
+    /// `default.toml`; files first, then the embedded presets; with the process's
+    /// `GLOMERS__SECTION__KEY` overrides.
+    pub fn from_args(args: &[String], presets: &[Preset]) -> Result<HostConfig, String> {
         let parsed = parse_args(args.iter().cloned());
         let name = parsed
             .config
             .or_else(|| std::env::var(CONFIG_ENV).ok().filter(|s| !s.is_empty()))
             .unwrap_or_else(|| "default.toml".to_string());
         let (source, text) = resolve_config(&name, presets)?;
-        let mut config = Config::parse(&source, &text).map_err(|e| e.to_string())?;
+        let overrides = std::env::vars()
+            .filter(|(k, _)| k.starts_with(glomers_runtime::config::ENV_PREFIX))
+            .collect();
+        Ok(HostConfig {
+            source,
+            text,
+            overrides,
+        })
+    }
+}
+
+/// Builds the host's nodes from a [`HostConfig`].
+pub struct HostNodes {
+    config: Config,
+    log_level: &'static str,
+}
+
+impl HostNodes {
+    /// Resolves the config named by the node arguments `args` (see
+    /// [`HostConfig::from_args`]).
+    pub fn from_args(args: &[String], presets: &[Preset]) -> Result<HostNodes, String> {
+        HostNodes::new(&HostConfig::from_args(args, presets)?)
+    }
+
+    /// Parses `c` and applies its overrides.
+    pub fn new(c: &HostConfig) -> Result<HostNodes, String> {
+        let mut config = Config::parse(&c.source, &c.text).map_err(|e| e.to_string())?;
         config
-            .apply_overrides(std::env::vars())
+            .apply_overrides(c.overrides.iter().cloned())
             .map_err(|e| e.to_string())?;
         Ok(HostNodes {
             config,

@@ -70,6 +70,8 @@ fn write_files(plan: &TestPlan, workload: &dyn Workload, run: &DetRun, report: b
         }
     };
     if let Some(d) = &dir {
+        // The same layout as the bench; nodes in-process log to stderr, if at all.
+        let _ = std::fs::create_dir_all(d.join("node-logs"));
         let files = write_journal(d, run)
             .and_then(|()| results::write_run_files(d, &run.history, &run.nemesis));
         if let Err(e) = files {
