@@ -16,7 +16,7 @@ use crate::faults::{draw, FaultMode};
 use case::{Case, Verdict};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -273,11 +273,7 @@ fn explore(args: &ExploreArgs) -> Result<i32, String> {
 
 fn progress(done: usize, total: usize, failed: usize, started: Instant) {
     const WIDTH: usize = 30;
-    let filled = if total == 0 {
-        WIDTH
-    } else {
-        done * WIDTH / total
-    };
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH).min(WIDTH);
     let bar: String = "=".repeat(filled) + &" ".repeat(WIDTH - filled);
     eprint!(
         "\r[{bar}] {done}/{total} seeds, {failed} failing, {:.1} s",
@@ -351,7 +347,7 @@ pub fn read_replay(path: &Path) -> Result<ReplayFile, String> {
 
 /// `explore --replay FILE`: runs the case, writes its store and report, and says whether
 /// it broke exactly what the file expects. Exit 0 when it did, 1 when not.
-fn replay(path: &PathBuf, store: &Path) -> i32 {
+fn replay(path: &Path, store: &Path) -> i32 {
     let file = match read_replay(path) {
         Ok(f) => f,
         Err(e) => {
