@@ -273,7 +273,10 @@ fn explore(args: &ExploreArgs) -> Result<i32, String> {
 
 fn progress(done: usize, total: usize, failed: usize, started: Instant) {
     const WIDTH: usize = 30;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH).min(WIDTH);
+    let filled = (done * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
     let bar: String = "=".repeat(filled) + &" ".repeat(WIDTH - filled);
     eprint!(
         "\r[{bar}] {done}/{total} seeds, {failed} failing, {:.1} s",
