@@ -88,10 +88,9 @@ fn every_preset_answers_the_client_protocol_exactly() {
 }
 
 /// Runs `glomers-sim test -w broadcast` with `args`, checks that every value reached
-/// every final read, and returns results.json, or None (after printing why) when the
-/// bench is not built.
-fn run_bench(name: &str, args: &[&str]) -> Option<Value> {
-    let run = common::run_bench(name, &[&["-w", "broadcast"], args].concat(), &[])?;
+/// every final read, and returns results.json.
+fn run_bench(name: &str, args: &[&str]) -> Value {
+    let run = common::run_bench(name, &[&["-w", "broadcast"], args].concat(), &[]);
     let report = &run.report;
     let results = run.valid_results();
     assert_eq!(results["valid"], json!(true), "{name}\n{report}");
@@ -113,7 +112,7 @@ fn run_bench(name: &str, args: &[&str]) -> Option<Value> {
         w["stable_latencies"]["1"]
     );
     run.remove_store();
-    Some(results)
+    results
 }
 
 #[test]
@@ -131,13 +130,12 @@ fn challenge_3a_single_node() {
         "--recovery-time",
         "1",
     ];
-    if let Some(r) = run_bench("3a", &args) {
-        assert_eq!(
-            r["net"]["servers"]["msg_count"],
-            json!(0),
-            "one node gossips to nobody"
-        );
-    }
+    let r = run_bench("3a", &args);
+    assert_eq!(
+        r["net"]["servers"]["msg_count"],
+        json!(0),
+        "one node gossips to nobody"
+    );
 }
 
 #[test]
@@ -177,12 +175,11 @@ fn challenge_3c_five_nodes_with_partitions() {
         "--recovery-time",
         "2",
     ];
-    if let Some(r) = run_bench("3c", &args) {
-        assert!(
-            r["nemesis"].as_array().is_some_and(|n| !n.is_empty()),
-            "the nemesis should have partitioned the cluster"
-        );
-    }
+    let r = run_bench("3c", &args);
+    assert!(
+        r["nemesis"].as_array().is_some_and(|n| !n.is_empty()),
+        "the nemesis should have partitioned the cluster"
+    );
 }
 
 /// 25 nodes, the 3d and 3e presets, partitions every second or so. The recovery wait

@@ -113,8 +113,8 @@ fn lin_kv_mode_claims_dense_slots_with_create_only_cas() {
 }
 
 /// Runs `glomers-sim test -w kafka` with `args`; checks validity and returns
-/// results.json, or None (after a note) when the bench cannot run kafka.
-fn run_bench(name: &str, args: &[&str]) -> Option<Value> {
+/// results.json.
+fn run_bench(name: &str, args: &[&str]) -> Value {
     let common_args = [
         "-w",
         "kafka",
@@ -127,11 +127,7 @@ fn run_bench(name: &str, args: &[&str]) -> Option<Value> {
         "--recovery-time",
         "2",
     ];
-    let run = common::run_bench(name, &[&common_args[..], args].concat(), &[])?;
-    if run.errors.contains("not supported yet") {
-        eprintln!("note: {name} skipped: this glomers-sim does not run the kafka workload yet");
-        return None;
-    }
+    let run = common::run_bench(name, &[&common_args[..], args].concat(), &[]);
     let results = run.valid_results();
     assert_eq!(
         results["workload"]["valid"],
@@ -147,7 +143,7 @@ fn run_bench(name: &str, args: &[&str]) -> Option<Value> {
             .unwrap_or(f64::NAN)
     );
     run.remove_store();
-    Some(results)
+    results
 }
 
 #[test]
@@ -164,13 +160,12 @@ fn challenge_5b_lin_kv() {
 
 #[test]
 fn challenge_5c_replicated() {
-    if let Some(r) = run_bench(
+    let r = run_bench(
         "5c",
         &["kafka-5c.toml", "--node-count", "2", "--seed", "23"],
-    ) {
-        // Every operation is answered by the node it reached: only crashes end as info.
-        assert_eq!(r["stats"]["fail_count"], json!(0));
-    }
+    );
+    // Every operation is answered by the node it reached: only crashes end as info.
+    assert_eq!(r["stats"]["fail_count"], json!(0));
 }
 
 #[test]

@@ -246,8 +246,7 @@ fn two_nodes_converge_after_a_partition_heals() {
 // ---------------------------------------------------------------- through the bench
 
 /// Runs one challenge command through the bench and checks that it is valid and every
-/// transaction succeeded; skipped (with a note) when the bench is missing or does not
-/// know the workload yet.
+/// transaction succeeded.
 fn assert_valid_and_available(flags: &str) {
     let args: Vec<&str> = ["txn.toml"]
         .into_iter()
@@ -255,16 +254,7 @@ fn assert_valid_and_available(flags: &str) {
         .collect();
     // One bench run at a time: each runs several nodes at --rate 1000.
     let _one_at_a_time = common::one_bench_at_a_time();
-    let Some(run) = common::run_bench(flags, &args, &[]) else {
-        return;
-    };
-    if run.code == Some(254) {
-        eprintln!(
-            "skipped: the bench refused the command (no txn-rw-register yet?): {}{}",
-            run.errors, run.report
-        );
-        return;
-    }
+    let run = common::run_bench(flags, &args, &[]);
     let results = run.results();
     assert_eq!(results["valid"], json!(true), "{flags}: {results:#}");
     assert_eq!(

@@ -4,8 +4,8 @@
 //!   read by a thread into JSON values.
 //! - [`run_bench`]: one `glomers-sim test` run against the built host, into a fresh
 //!   temporary store, returning a [`BenchRun`] to read `results.json` from. When the
-//!   bench is not built it prints a note and returns `None`, so bench tests pass without
-//!   running (build it with `cargo build -p glomers-sim` or `--release`).
+//!   bench is not built it is built first (with the profile of this test), and a bench
+//!   that still cannot be found fails the test.
 //!
 //! Not every test file uses every helper, hence the module-wide `dead_code` allowance.
 #![allow(dead_code)]
@@ -168,15 +168,33 @@ impl Drop for Host {
     }
 }
 
-/// The bench binary, if built: next to the host binary, else in `target/release`.
-pub fn bench() -> Option<PathBuf> {
+static BUILD_BENCH: Mutex<()> = Mutex::new(());
+
+/// The bench binary next to the host binary, built first (with the same profile) when it
+/// is missing. Panics, saying how to build it, when that fails.
+pub fn bench() -> PathBuf {
     let host = Path::new(BIN);
     let here = host.with_file_name("glomers-sim");
+    let _building = BUILD_BENCH.lock().unwrap_or_else(|p| p.into_inner());
     if here.is_file() {
-        return Some(here);
+        return here;
     }
-    let release = host.parent()?.parent()?.join("release").join("glomers-sim");
-    release.is_file().then_some(release)
+    let release = host.parent().and_then(Path::file_name) == Some("release".as_ref());
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut build = Command::new(cargo);
+    build.args(["build", "-p", "glomers-sim", "--bin", "glomers-sim"]);
+    if release {
+        build.arg("--release");
+    }
+    let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status();
+    assert!(
+        status.is_ok_and(|s| s.success()) && here.is_file(),
+        "glomers-sim is not built and building it failed; run `cargo build -p glomers-sim{}` \
+         (expected at {})",
+        if release { " --release" } else { "" },
+        here.display()
+    );
+    here
 }
 
 static ONE_BENCH: Mutex<()> = Mutex::new(());
@@ -203,15 +221,9 @@ pub struct BenchRun {
 }
 
 /// Runs `glomers-sim test --bin <host> <args> --store <fresh temp dir>` with the extra
-/// environment `envs` (and `GLOMERS_CONFIG` removed), in the temp directory. Returns
-/// `None`, after printing a note naming `label`, when the bench is not built.
-pub fn run_bench(label: &str, args: &[&str], envs: &[(&str, &str)]) -> Option<BenchRun> {
-    let Some(sim) = bench() else {
-        eprintln!(
-            "note: {label} skipped: glomers-sim is not built (cargo build -p glomers-sim or --release)"
-        );
-        return None;
-    };
+/// environment `envs` (and `GLOMERS_CONFIG` removed), in the temp directory.
+pub fn run_bench(label: &str, args: &[&str], envs: &[(&str, &str)]) -> BenchRun {
+    let sim = bench();
     let tag: String = label
         .chars()
         .map(|c| {
@@ -237,13 +249,13 @@ pub fn run_bench(label: &str, args: &[&str], envs: &[(&str, &str)]) -> Option<Be
         .current_dir(std::env::temp_dir())
         .output()
         .expect("spawn glomers-sim");
-    Some(BenchRun {
+    BenchRun {
         label: label.to_string(),
         code: out.status.code(),
         report: String::from_utf8_lossy(&out.stdout).into_owned(),
         errors: String::from_utf8_lossy(&out.stderr).into_owned(),
         store,
-    })
+    }
 }
 
 impl BenchRun {
