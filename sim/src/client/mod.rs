@@ -83,19 +83,10 @@ impl Conn {
     pub fn rpc(&mut self, body: Value, timeout: Duration) -> RpcResult {
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
-        let mut body = match body {
-            Value::Object(m) => m,
-            other => {
-                let mut m = Map::new();
-                m.insert("value".into(), other);
-                m
-            }
-        };
-        body.insert("msg_id".into(), Value::from(msg_id));
         let _ = self.net.tx.send(RouterCmd::FromClient {
             src: self.id.clone(),
             dest: self.node.clone(),
-            body: Value::Object(body),
+            body: with_msg_id(body, msg_id),
         });
         let deadline = Instant::now() + timeout;
         let mut hint = None;
@@ -122,6 +113,20 @@ impl Conn {
     pub fn close(self) {
         let _ = self.net.tx.send(RouterCmd::Unregister { id: self.id });
     }
+}
+
+/// A request body with its `msg_id` (a body that is not an object becomes `{"value": …}`).
+pub fn with_msg_id(body: Value, msg_id: u64) -> Value {
+    let mut body = match body {
+        Value::Object(m) => m,
+        other => {
+            let mut m = Map::new();
+            m.insert("value".into(), other);
+            m
+        }
+    };
+    body.insert("msg_id".into(), Value::from(msg_id));
+    Value::Object(body)
 }
 
 /// Performs `inv` with `client` over `conn`: sends each request the client asks for, in

@@ -2,9 +2,9 @@
 //! replies matched by integer `in_reply_to`, everything else discarded, a timeout ends
 //! the request) as state, driven by the run's event loop instead of a blocking thread.
 
-use crate::client::{classify, near_match_hint, RpcResult};
+use crate::client::{classify, near_match_hint, with_msg_id, RpcResult};
 use crate::net::Delivery;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::time::Duration;
 
 /// A registered client bound to one node, with at most one request outstanding.
@@ -45,21 +45,12 @@ impl VConn {
     pub fn request(&mut self, body: Value, now: Duration, timeout: Duration) -> Value {
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
-        let mut body = match body {
-            Value::Object(m) => m,
-            other => {
-                let mut m = Map::new();
-                m.insert("value".into(), other);
-                m
-            }
-        };
-        body.insert("msg_id".into(), Value::from(msg_id));
         self.waiting = Some(Waiting {
             msg_id,
             deadline: now + timeout,
             hint: None,
         });
-        Value::Object(body)
+        with_msg_id(body, msg_id)
     }
 
     /// When the outstanding request times out.
