@@ -16,7 +16,7 @@ use crate::ctx::{Env, NodeInfo, Seeds};
 use crate::error::Error;
 use crate::family::{CallEnd, Family};
 use crate::handler::RpcOutcome;
-use crate::message::{parse_line, write_message, ErrorBody, Message, ParseError};
+use crate::message::{parse_line, write_error_reply, write_message, Message, ParseError, ReplyTo};
 use crate::timers::Timers;
 
 /// Messages held before `init`; beyond this, requests are answered with code 11.
@@ -99,19 +99,16 @@ impl Kernel {
     }
 
     fn write_error(&mut self, src: &str, dest: &str, in_reply_to: u64, err: &Error) {
+        self.write_error_to(src, dest, &ReplyTo::Id(in_reply_to), err);
+    }
+
+    fn write_error_to(&mut self, src: &str, dest: &str, to: &ReplyTo, err: &Error) {
         let src = match &self.env.info {
             Some(i) => i.id.clone(),
             None => src.to_string(),
         };
         // An error body always serializes.
-        let _ = write_message(
-            &mut self.out,
-            &src,
-            dest,
-            None,
-            Some(in_reply_to),
-            &ErrorBody::new(err),
-        );
+        let _ = write_error_reply(&mut self.out, &src, dest, to, err);
     }
 }
 
@@ -290,13 +287,13 @@ impl Node {
             Err(ParseError::Body {
                 src,
                 dest,
-                msg_id,
+                answer,
                 reason,
             }) => {
                 warn!(self.kernel.env.log, "malformed message from {src}: {reason}"; "line" => preview(line));
-                if let Some(id) = msg_id {
+                if let Some(to) = answer {
                     self.kernel
-                        .write_error(&dest, &src, id, &Error::malformed(reason));
+                        .write_error_to(&dest, &src, &to, &Error::malformed(reason));
                 }
                 return;
             }
@@ -413,14 +410,17 @@ impl Node {
                 node_ids: body.node_ids,
             });
         }
-        let src = msg.src.to_string();
-        self.kernel.write(
-            &src,
-            msg.msg_id,
-            &InitOk {
-                msg_type: "init_ok",
-            },
-        );
+        // Like any reply, init_ok goes only to an init that asked with a msg_id.
+        if let Some(id) = msg.msg_id {
+            let src = msg.src.to_string();
+            self.kernel.write(
+                &src,
+                Some(id),
+                &InitOk {
+                    msg_type: "init_ok",
+                },
+            );
+        }
         if first {
             for idx in 0..self.families.len() {
                 let end = self.families[idx].slot.init(&mut self.kernel, idx);
