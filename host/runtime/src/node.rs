@@ -22,6 +22,12 @@ use crate::timers::Timers;
 /// Messages held before `init`; beyond this, requests are answered with code 11.
 pub const MAX_HELD_BEFORE_INIT: usize = 10_000;
 
+/// Output buffer capacity a node keeps once its output was written: after a huge reply
+/// (a 16 MB echo) the buffer is shrunk back to its starting size rather than kept.
+const OUTPUT_KEEP: usize = 1 << 20;
+/// The output buffer's starting capacity.
+const OUTPUT_START: usize = 64 * 1024;
+
 /// Why a set of families cannot be installed in one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {
@@ -176,7 +182,7 @@ impl Node {
         Ok(Node {
             kernel: Kernel {
                 env: Env::new(log, seeds),
-                out: Vec::with_capacity(64 * 1024),
+                out: Vec::with_capacity(OUTPUT_START),
                 timers: Timers::default(),
                 pending: HashMap::new(),
                 rpc_deadlines: BinaryHeap::new(),
@@ -200,6 +206,9 @@ impl Node {
     /// Forgets the output after it was written.
     pub fn clear_output(&mut self) {
         self.kernel.out.clear();
+        if self.kernel.out.capacity() > OUTPUT_KEEP {
+            self.kernel.out.shrink_to(OUTPUT_START);
+        }
     }
 
     /// Number of RPCs still waiting for a reply or a timeout.

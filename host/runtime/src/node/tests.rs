@@ -394,3 +394,25 @@ fn waiters_answer_after_the_call_returned_with_in_reply_to() {
         "no reply for the request without msg_id"
     );
 }
+
+// Fuzzer finding: after a 16 MB reply the output buffer kept its 16 MB (and more) for
+// good, so a node that had once echoed a huge value stayed that large.
+#[test]
+fn the_output_buffer_shrinks_back_after_a_huge_reply() {
+    let (mut n, _) = ready();
+    let big = "x".repeat(4 << 20);
+    let out = n.request("c1", json!({"type":"do","msg_id":5,"n":1,"pad":big}));
+    assert_eq!(out.len(), 1);
+    let node = n.node();
+    node.handle_line(
+        Duration::ZERO,
+        format!(r#"{{"src":"c1","dest":"n0","body":{{"type":"nope","msg_id":6,"pad":"{big}"}}}}"#)
+            .as_bytes(),
+    );
+    assert!(node.output().len() < 1000, "only the short error reply");
+    let huge = format!(r#"{{"type":"x","big":"{big}"}}"#);
+    node.kernel.out.extend_from_slice(huge.as_bytes());
+    assert!(node.kernel.out.capacity() > 4 << 20);
+    node.clear_output();
+    assert!(node.kernel.out.capacity() <= super::OUTPUT_KEEP);
+}
