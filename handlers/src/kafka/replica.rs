@@ -22,6 +22,21 @@ use super::{Kafka, KafkaRpc, Mode, Settings};
 /// refused, since it would make this node's offsets saturate and collide.
 pub const MAX_CLOCK: u64 = 1 << 48;
 
+/// The largest offset taken from a peer's batch: beyond any run, and far enough from
+/// `u64::MAX` that the slot after it (lin-kv mode claims `last + 1`) still exists.
+pub const MAX_OFFSET: u64 = 1 << 62;
+
+fn check_offsets(batch: &ReplIn) -> Result<()> {
+    let entries = batch.entries.values().flatten().map(|(offset, _)| *offset);
+    let commits = batch.commits.values().copied();
+    match entries.chain(commits).find(|o| *o > MAX_OFFSET) {
+        Some(o) => Err(Error::malformed(format!(
+            "kafka_repl carries offset {o}, beyond the largest accepted ({MAX_OFFSET})"
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn check_clock(clock: u64, what: &str) -> Result<()> {
     if clock > MAX_CLOCK {
         return Err(Error::malformed(format!(
@@ -179,6 +194,7 @@ impl Replica {
             )));
         };
         check_clock(batch.clock, "kafka_repl")?;
+        check_offsets(&batch)?;
         if link.receive(batch.seq, batch.upto) {
             for (name, run) in &batch.entries {
                 let key = self.logs.intern(name);

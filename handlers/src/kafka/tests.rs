@@ -596,3 +596,23 @@ fn a_peer_clock_beyond_the_limit_is_refused_and_offsets_stay_unique() {
     assert!(second > first, "{first} then {second}");
     assert!(second < replica::MAX_CLOCK * 2, "{second}");
 }
+
+// Fuzzer finding (in a build with overflow checks): in lin-kv mode a peer's batch with
+// an entry at offset u64::MAX made the next claim compute `offset + 1` and overflow.
+#[test]
+fn a_peer_offset_beyond_the_limit_is_refused() {
+    let mut n = TestNode::with("kafka", Kafka::new(settings(Mode::LinKv)));
+    n.init("n0", &["n0", "n1"]);
+    let out = n.deliver(
+        json!({"src": "n1", "dest": "n0", "body": {"type": "kafka_repl",
+        "msg_id": 7, "seq": 0, "upto": 1, "end": 1, "clock": 0,
+        "entries": {"k": [[u64::MAX, 5]]}, "commits": {}}}),
+    );
+    assert_eq!(out[0]["body"]["code"], 12, "{out:?}");
+    let out = n.request(
+        "c1",
+        json!({"type": "send", "msg_id": 1, "key": "k", "msg": 1}),
+    );
+    assert_eq!(out[0]["dest"], "lin-kv", "{out:?}");
+    assert_eq!(out[0]["body"]["key"], "log/0/k");
+}
