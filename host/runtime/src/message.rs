@@ -273,7 +273,7 @@ pub fn parse_line(line: &[u8]) -> Result<Message<'_>, ParseError> {
             .and_then(|raw| raw_str(raw, "type"))
             .map_err(|reason| bad_body(&dest, answer, reason))?,
     };
-    let dest = dest.map_err(|reason| ParseError::Envelope(reason))?;
+    let dest = dest.map_err(ParseError::Envelope)?;
     Ok(Message {
         src,
         dest,
