@@ -361,15 +361,24 @@ impl<'c> Generator<'c> {
             let msg = self.peer_message();
             return self.finish(&msg, 0.0);
         };
-        let body = serde_json::from_str::<Value>(body.get())
+        let mut body = serde_json::from_str::<Value>(body.get())
             .map(J::from)
             .unwrap_or_else(|_| J::Raw(body.get().to_string()));
+        // A peer numbers its own requests: the node's msg_id would make this request
+        // share its (src, msg_id) with others, and the oracle could not tell their
+        // answers apart when it reads them in batches.
+        if body.get("msg_id").is_some() {
+            let id = self.fresh_id();
+            body.set("msg_id", J::int(id));
+        }
         let mut msg = J::Obj(vec![
             ("src".into(), J::Str(peer)),
             ("dest".into(), J::Str(self.cluster.me.clone())),
             ("body".into(), body),
         ]);
-        if self.rng.random_bool(0.5) {
+        // Tree mutations cost time quadratic in the tree's size; big batches get byte
+        // mutations only.
+        if msg.size() < 400 && self.rng.random_bool(0.5) {
             self.mutate(&mut msg);
         }
         self.finish(&msg, 0.1)

@@ -112,7 +112,7 @@ impl InProcess {
         }
     }
 
-    /// Drops the node (to measure what it held) and returns nothing else.
+    /// Drops the node, so a counting allocator can tell how much it held.
     pub fn drop_node(&mut self) {
         self.node = None;
     }
