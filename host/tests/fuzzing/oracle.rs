@@ -17,11 +17,29 @@ use super::peers::SERVICES;
 /// Violations kept in full per kind; beyond this only counted.
 const KEEP: u64 = 3;
 
-#[derive(Debug)]
-struct Expect {
-    required: bool,
-    line_no: u64,
-    preview: String,
+/// The requests that share one (src, msg_id), and the answers they got. Answers are
+/// counted rather than paired with requests, so the check does not depend on the order
+/// they are read in: `ok` answers may only go to required requests, errors to any, and
+/// at the end every required request must have one.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Required requests: line number and preview.
+    required: Vec<(u64, String)>,
+    /// One-way requests (an error answer allowed, none needed).
+    optional: u32,
+    /// Answers other than errors.
+    ok: u32,
+    /// Error answers.
+    errors: u32,
+}
+
+impl Slot {
+    /// Required requests that no answer can account for yet.
+    fn open(&self) -> usize {
+        self.required
+            .len()
+            .saturating_sub((self.ok + self.errors) as usize)
+    }
 }
 
 /// Counts of what the run saw.
@@ -46,7 +64,7 @@ pub struct Oracle {
     me: String,
     others: HashSet<String>,
     one_way: HashSet<String>,
-    expected: HashMap<(String, String), Vec<Expect>>,
+    expected: HashMap<(String, String), Slot>,
     required_open: usize,
     initialized: bool,
     /// The latest input line, named in violations when outputs follow inputs in step.
@@ -130,17 +148,14 @@ impl Oracle {
         };
         self.tally.requests += 1;
         let required = !msg_type.is_some_and(|t| self.one_way.contains(&t));
+        let slot = self.expected.entry((src, msg_id)).or_default();
+        let before = slot.open();
         if required {
-            self.required_open += 1;
+            slot.required.push((line_no, preview(line)));
+        } else {
+            slot.optional += 1;
         }
-        self.expected
-            .entry((src, msg_id))
-            .or_default()
-            .push(Expect {
-                required,
-                line_no,
-                preview: preview(line),
-            });
+        self.required_open = self.required_open + slot.open() - before;
     }
 
     /// Checks one output line.
@@ -202,34 +217,46 @@ impl Oracle {
 
     fn match_reply(&mut self, out: &Outbound, id: String, line: &[u8]) {
         let key = (out.dest.clone(), id);
-        let expect = match self.expected.get_mut(&key) {
-            Some(list) if !list.is_empty() => {
-                // Answer required expectations first: an optional one may stay unanswered.
-                let at = list.iter().position(|e| e.required).unwrap_or(0);
-                let e = list.remove(at);
-                if list.is_empty() {
-                    self.expected.remove(&key);
-                }
-                e
-            }
-            _ => {
-                self.violation("unasked reply", format!(
-                    "reply to {} in_reply_to {} that no open request asked for (twice, or never asked): {}",
+        let error = out.msg_type == "error";
+        let Some(slot) = self.expected.get_mut(&key) else {
+            self.violation(
+                "unasked reply",
+                format!(
+                    "reply to {} in_reply_to {} that no request asked for: {}",
                     key.0,
                     key.1,
                     preview(line)
-                ));
-                return;
-            }
+                ),
+            );
+            return;
         };
-        if expect.required {
-            self.required_open -= 1;
-        } else if out.msg_type != "error" {
-            self.violation(
+        let before = slot.open();
+        let required = slot.required.len() as u32;
+        let problem = if slot.ok + slot.errors >= required + slot.optional {
+            Some(("unasked reply", "more answers than requests"))
+        } else if !error && slot.ok >= required {
+            Some((
                 "one-way answered",
+                "a one-way message answered with a result",
+            ))
+        } else {
+            None
+        };
+        if error {
+            slot.errors += 1;
+        } else {
+            slot.ok += 1;
+        }
+        let optional = slot.optional;
+        self.required_open = self.required_open + slot.open() - before;
+        if let Some((kind, what)) = problem {
+            self.violation(
+                kind,
                 format!(
-                    "one-way message (line {}) answered with {}: {}",
-                    expect.line_no, out.msg_type, expect.preview
+                    "reply to {} in_reply_to {}: {what} ({required} required, {optional} one-way): {}",
+                    key.0,
+                    key.1,
+                    preview(line)
                 ),
             );
         }
@@ -245,9 +272,12 @@ impl Oracle {
         let mut open: Vec<(u64, String)> = self
             .expected
             .values()
-            .flatten()
-            .filter(|e| e.required)
-            .map(|e| (e.line_no, e.preview.clone()))
+            .flat_map(|slot| {
+                let missing = slot.open();
+                slot.required[slot.required.len() - missing..]
+                    .iter()
+                    .cloned()
+            })
             .collect();
         open.sort();
         for (line_no, preview) in open {
