@@ -29,11 +29,25 @@ fn every_registered_family_has_a_corpus() {
     }
 }
 
-/// The presets cover every family; counter's crdt mode is the one mode no preset runs.
+/// Every preset, counter's crdt mode (which no preset runs), and each family that no
+/// preset enables, alone.
 fn short_targets() -> Vec<corpus::Target> {
-    targets()
-        .into_iter()
-        .filter(|t| t.env.is_empty() || t.name == "counter/crdt")
+    let all = targets();
+    let presets: Vec<&corpus::Target> = all.iter().filter(|t| t.env.is_empty()).collect();
+    let in_a_preset = |family: &str| {
+        presets
+            .iter()
+            .any(|t| t.families().unwrap_or_default().iter().any(|f| f == family))
+    };
+    all.iter()
+        .filter(|t| {
+            t.env.is_empty()
+                || t.name == "counter/crdt"
+                || t.name
+                    .strip_suffix("/alone")
+                    .is_some_and(|family| !in_a_preset(family))
+        })
+        .cloned()
         .collect()
 }
 
