@@ -52,6 +52,12 @@ pub enum BroadcastMsg {
     Gossip(GossipIn),
 }
 
+/// Most values one `bcast_gossip` may give a node to learn. Far more than any broadcast
+/// run sends in one message; a value costs its receiver a few words for good, so a
+/// delta claiming more (a range such as `[0, 10^18]` is a few bytes on the wire) is
+/// refused as malformed instead of being learned value by value.
+pub const MAX_VALUES_PER_GOSSIP: u64 = 100_000;
+
 /// Replies to clients, with exactly the fields the workload allows. (Variant names are
 /// the wire types, hence the shared `Ok`.)
 #[allow(clippy::enum_variant_names)]
@@ -147,6 +153,13 @@ impl Handler for Broadcast {
                 ctx.reply(&from, &BroadcastReply::TopologyOk);
             }
             BroadcastMsg::Gossip(body) => {
+                if body.v.len() > MAX_VALUES_PER_GOSSIP {
+                    return Err(Error::malformed(format!(
+                        "bcast_gossip carries {} values; at most {MAX_VALUES_PER_GOSSIP} are \
+                         taken at once",
+                        body.v.len()
+                    )));
+                }
                 let now = ctx.now();
                 if !g.on_gossip(from.id(), &body, now, ctx) {
                     debug!(ctx.log(), "ignoring gossip from a non-node"; "src" => from.id());

@@ -87,9 +87,36 @@ impl Serialize for Contribution {
     }
 }
 
+/// The largest part of a [`Contribution`] accepted from a peer or a service: beyond
+/// any real counter, and far enough from `u64::MAX` that this node's own adds never
+/// saturate. A larger part would pin a node's entry near the top, where its adds are
+/// lost.
+pub const MAX_PART: u64 = 1 << 62;
+
+/// The largest `|delta|` of one `add`: far beyond any workload, and small enough that
+/// four million of them stay below [`MAX_PART`]. Larger deltas (`i64::MIN`, say) would
+/// saturate the node's contribution after a few adds and lose every add after them.
+pub const MAX_DELTA: u64 = 1 << 40;
+
+/// Refuses an `add` whose delta is beyond [`MAX_DELTA`] (a definite error: nothing
+/// was added).
+pub(crate) fn check_delta(delta: i64) -> glomers_runtime::Result<()> {
+    if delta.unsigned_abs() > MAX_DELTA {
+        return Err(glomers_runtime::Error::malformed(format!(
+            "delta {delta} is beyond the largest accepted magnitude ({MAX_DELTA})"
+        )));
+    }
+    Ok(())
+}
+
 impl<'de> Deserialize<'de> for Contribution {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let (up, down) = <(u64, u64)>::deserialize(d)?;
+        if up > MAX_PART || down > MAX_PART {
+            return Err(serde::de::Error::custom(format!(
+                "contribution [{up}, {down}] is beyond the largest accepted part ({MAX_PART})"
+            )));
+        }
         Ok(Contribution { up, down })
     }
 }
@@ -239,6 +266,31 @@ mod tests {
         assert!(serde_json::from_str::<Contribution>("9").is_err());
     }
 
+    // Fuzzer finding: a peer's gossip (or a seq-kv read) with a part near u64::MAX
+    // raised this node's own entry so high that its next adds saturated and were lost.
+    #[test]
+    fn contributions_beyond_the_limit_are_refused() {
+        let at_limit = format!("[{MAX_PART}, 0]");
+        assert!(serde_json::from_str::<Contribution>(&at_limit).is_ok());
+        for bad in ["[18446744073709551615, 0]", "[0, 4611686018427387905]"] {
+            assert!(serde_json::from_str::<Contribution>(bad).is_err(), "{bad}");
+        }
+        let mut n = glomers_runtime::testkit::TestNode::with(
+            "counter",
+            crdt::CrdtCounter::new(CrdtSettings::default()),
+        );
+        n.init("n0", &["n0", "n1"]);
+        let out = n.deliver(serde_json::json!({"src": "n1", "dest": "n0", "body": {
+            "type": "counter_gossip", "msg_id": 1, "counts": {"n0": [u64::MAX, 0]}}}));
+        assert_eq!(out[0]["body"]["code"], 12, "{out:?}");
+        n.request(
+            "c1",
+            serde_json::json!({"type": "add", "msg_id": 2, "delta": 3}),
+        );
+        let out = n.request("c1", serde_json::json!({"type": "read", "msg_id": 3}));
+        assert_eq!(out[0]["body"]["value"], 3);
+    }
+
     fn section(text: &str) -> Section {
         glomers_runtime::config::Config::parse("test", text)
             .unwrap()
@@ -266,5 +318,28 @@ mod tests {
         assert_eq!(settings.mode, CounterMode::SeqKv);
         let handlers = config.section("node").strings("handlers", &[]).unwrap();
         assert_eq!(handlers, vec!["counter"]);
+    }
+
+    // Fuzzer finding: adds of i64::MAX or i64::MIN, valid as JSON, saturated the node's
+    // contribution (every later add was lost) and, in seq-kv mode, stored a part that
+    // reads back beyond MAX_PART.
+    #[test]
+    fn deltas_beyond_the_limit_are_refused_in_both_modes() {
+        let crdt = Family::new(crdt::CrdtCounter::new(CrdtSettings::default()));
+        let seq = Family::new(seq_kv::SeqKvCounter::new(SeqKvSettings::default()));
+        for family in [crdt, seq] {
+            let mut n = glomers_runtime::testkit::TestNode::new(vec![family.named("counter")]);
+            n.init("n0", &["n0"]);
+            for (id, delta) in [(2, i64::MAX), (3, i64::MIN), (4, -(MAX_DELTA as i64) - 1)] {
+                let out = n.request(
+                    "c1",
+                    serde_json::json!({"type": "add", "msg_id": id, "delta": delta}),
+                );
+                assert_eq!(out[0]["body"]["code"], 12, "{delta}: {out:?}");
+            }
+            let out = n.request("c1", serde_json::json!({"type": "read", "msg_id": 5}));
+            assert_eq!(out[0]["body"]["value"], 0);
+        }
+        assert!(check_delta(MAX_DELTA as i64).is_ok());
     }
 }

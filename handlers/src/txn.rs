@@ -69,6 +69,12 @@ use ops::MicroOp;
 use store::Store;
 use sync::{node_index, Replicator, SyncIn, SyncSettings};
 
+/// The largest Lamport time taken from a peer's write: beyond any run (the clock ticks
+/// once per transaction), and far from `u64::MAX`. A write stamped near the top would
+/// leave no greater stamp for this node's next transaction, whose writes would then lose
+/// to it (or the clock would overflow).
+pub const MAX_LAMPORT: u64 = 1 << 62;
+
 /// The messages this family answers.
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -180,7 +186,16 @@ impl Handler for Txn {
     fn on_message(&mut self, ctx: &mut Ctx<Self>, from: Sender, msg: TxnMsg) -> Result<()> {
         match msg {
             TxnMsg::Txn { txn } => self.run_txn(ctx, &from, txn),
-            TxnMsg::Sync(body) => self.merge(ctx, &from, body),
+            TxnMsg::Sync(body) => {
+                if let Some(w) = body.writes.iter().find(|w| w.2 > MAX_LAMPORT) {
+                    return Err(glomers_runtime::Error::malformed(format!(
+                        "txn_sync carries lamport time {}, beyond the largest accepted \
+                         ({MAX_LAMPORT})",
+                        w.2
+                    )));
+                }
+                self.merge(ctx, &from, body)
+            }
         }
         Ok(())
     }

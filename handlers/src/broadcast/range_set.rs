@@ -29,9 +29,12 @@ impl RangeSet {
         self.ranges.is_empty()
     }
 
-    /// Number of values in the set.
+    /// Number of values in the set (`u64::MAX` if there are more: the set of every
+    /// `u64` has 2^64).
     pub fn len(&self) -> u64 {
-        self.ranges.iter().map(|(lo, hi)| hi - lo + 1).sum()
+        self.ranges.iter().fold(0u64, |n, (lo, hi)| {
+            n.saturating_add((hi - lo).saturating_add(1))
+        })
     }
 
     /// The ranges, in increasing order, both ends included.
@@ -452,5 +455,17 @@ mod tests {
         let mut scratch = vec![5, 3, 4, 3, 10];
         s.assign_from(&mut scratch);
         assert_eq!(s.ranges(), &[(3, 5), (10, 10)]);
+    }
+
+    // Fuzzer finding: the length of a set received as `[[0, 18446744073709551615]]`
+    // overflowed (a panic in debug builds, 0 in release).
+    #[test]
+    fn the_length_of_huge_sets_saturates() {
+        let all: RangeSet = serde_json::from_str("[[0, 18446744073709551615]]").unwrap();
+        assert_eq!(all.len(), u64::MAX);
+        let two: RangeSet =
+            serde_json::from_str("[[0, 18446744073709551614], 18446744073709551615]").unwrap();
+        assert_eq!(two.len(), u64::MAX);
+        assert_eq!(set(&[1, 2, 5]).len(), 3);
     }
 }

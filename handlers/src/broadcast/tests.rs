@@ -697,3 +697,28 @@ fn big_cluster_with_rolling_partitions_converges() {
     net.run(ms(6000));
     net.assert_everyone_has(&want);
 }
+
+// Fuzzer finding: a gossip delta given as one huge range (`[[0, 10^12]]`, a few bytes)
+// made the node learn it value by value until memory ran out.
+#[test]
+fn a_gossip_delta_too_large_to_learn_is_refused() {
+    let mut n = node(settings("topology = \"total\""));
+    n.init("n0", &["n0", "n1"]);
+    let out = n.deliver(json!({"src": "n1", "dest": "n0",
+        "body": {"type": "bcast_gossip", "msg_id": 3, "v": [[0, 1_000_000_000_000u64]]}}));
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["body"]["code"], 12);
+    let out = n.deliver(json!({"src": "n1", "dest": "n0",
+        "body": {"type": "bcast_gossip", "v": [[0, 18446744073709551615u64]]}}));
+    assert!(out.is_empty(), "{out:?}");
+    let out = n.request("c1", json!({"type": "read", "msg_id": 4}));
+    assert_eq!(out[0]["body"]["messages"], json!([]));
+    // A large but plausible delta is still learned.
+    n.deliver(json!({"src": "n1", "dest": "n0",
+        "body": {"type": "bcast_gossip", "v": [[0, super::MAX_VALUES_PER_GOSSIP - 1]]}}));
+    let out = n.request("c1", json!({"type": "read", "msg_id": 5}));
+    assert_eq!(
+        out[0]["body"]["messages"].as_array().map(Vec::len),
+        Some(super::MAX_VALUES_PER_GOSSIP as usize)
+    );
+}

@@ -160,6 +160,7 @@ impl Handler for CrdtCounter {
     fn on_message(&mut self, ctx: &mut Ctx<Self>, from: Sender, msg: CrdtMsg) -> Result<()> {
         match msg {
             CrdtMsg::Add { delta } => {
+                super::check_delta(delta)?;
                 if delta != 0 {
                     let me = ctx.node_id().to_string();
                     let slot = self.counts.entry(me).or_default();

@@ -367,6 +367,7 @@ impl Handler for SeqKvCounter {
         match msg {
             SeqKvMsg::Add { delta: 0 } => ctx.reply(&from, &CounterReply::AddOk),
             SeqKvMsg::Add { delta } => {
+                super::check_delta(delta)?;
                 self.queued_delta = self.queued_delta.plus(delta);
                 self.queued.push(from.defer());
                 self.maybe_flush(ctx);

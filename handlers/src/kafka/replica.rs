@@ -16,6 +16,36 @@ use super::stream::{Event, InFlight, Link};
 use super::wire::{CommitsOut, EntriesOut, OffsetsRequest, PollOk, Repl, ReplIn, ReplOk};
 use super::{Kafka, KafkaRpc, Mode, Settings};
 
+/// The largest Lamport clock taken from a peer. Far beyond any run (a clock ticks once
+/// per send), and low enough that offsets `clock × nodes + index` cannot overflow for
+/// clusters of up to 65,536 nodes: a larger clock in a batch or an acknowledgement is
+/// refused, since it would make this node's offsets saturate and collide.
+pub const MAX_CLOCK: u64 = 1 << 48;
+
+/// The largest offset taken from a peer's batch: beyond any run, and far enough from
+/// `u64::MAX` that the slot after it (lin-kv mode claims `last + 1`) still exists.
+pub const MAX_OFFSET: u64 = 1 << 62;
+
+fn check_offsets(batch: &ReplIn) -> Result<()> {
+    let entries = batch.entries.values().flatten().map(|(offset, _)| *offset);
+    let commits = batch.commits.values().copied();
+    match entries.chain(commits).find(|o| *o > MAX_OFFSET) {
+        Some(o) => Err(Error::malformed(format!(
+            "kafka_repl carries offset {o}, beyond the largest accepted ({MAX_OFFSET})"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn check_clock(clock: u64, what: &str) -> Result<()> {
+    if clock > MAX_CLOCK {
+        return Err(Error::malformed(format!(
+            "{what} carries clock {clock}, beyond the largest accepted ({MAX_CLOCK})"
+        )));
+    }
+    Ok(())
+}
+
 /// A node's logs, clock and replication links.
 pub struct Replica {
     pub(crate) settings: Settings,
@@ -163,6 +193,8 @@ impl Replica {
                 from.id()
             )));
         };
+        check_clock(batch.clock, "kafka_repl")?;
+        check_offsets(&batch)?;
         if link.receive(batch.seq, batch.upto) {
             for (name, run) in &batch.entries {
                 let key = self.logs.intern(name);
@@ -195,6 +227,10 @@ impl Replica {
         match end {
             RpcOutcome::Reply(msg) if msg.msg_type == "kafka_repl_ok" => {
                 let ack: ReplOk = Message::parse(msg)?;
+                if let Err(e) = check_clock(ack.clock, "kafka_repl_ok") {
+                    link.lost();
+                    return Err(e);
+                }
                 link.acked(ack.applied, sent.clock);
                 link.promise(ack.end, ack.clock);
                 self.clock = self.clock.max(ack.clock);

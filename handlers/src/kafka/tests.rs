@@ -563,3 +563,56 @@ fn promises_wait_for_the_stream_they_cover() {
         w.check();
     }
 }
+
+// Fuzzer finding: a peer's batch or acknowledgement with clock u64::MAX raised this
+// node's Lamport clock so far that its offsets saturated: two sends to one key got the
+// same offset, and the second message was acknowledged but never stored.
+#[test]
+fn a_peer_clock_beyond_the_limit_is_refused_and_offsets_stay_unique() {
+    let mut n = TestNode::with("kafka", Kafka::new(settings(Mode::Replicated)));
+    n.init("n0", &["n0", "n1"]);
+    let huge = replica::MAX_CLOCK + 1;
+    let out = n.deliver(
+        json!({"src": "n1", "dest": "n0", "body": {"type": "kafka_repl",
+        "msg_id": 7, "seq": 0, "upto": 0, "end": 0, "clock": huge, "entries": {}, "commits": {}}}),
+    );
+    assert_eq!(out[0]["body"]["code"], 12, "{out:?}");
+    let send = |n: &mut TestNode, id: u64| {
+        let out = n.request(
+            "c1",
+            json!({"type": "send", "msg_id": id, "key": "k", "msg": id}),
+        );
+        out[0]["body"]["offset"].as_u64().unwrap()
+    };
+    let first = send(&mut n, 1);
+    // The batch carrying that send, acknowledged with an absurd clock.
+    let batch = n.advance(Duration::from_millis(60));
+    let batch_id = batch[0]["body"]["msg_id"].clone();
+    n.deliver(
+        json!({"src": "n1", "dest": "n0", "body": {"type": "kafka_repl_ok",
+        "in_reply_to": batch_id, "applied": 1, "end": 0, "clock": u64::MAX}}),
+    );
+    let second = send(&mut n, 2);
+    assert!(second > first, "{first} then {second}");
+    assert!(second < replica::MAX_CLOCK * 2, "{second}");
+}
+
+// Fuzzer finding (in a build with overflow checks): in lin-kv mode a peer's batch with
+// an entry at offset u64::MAX made the next claim compute `offset + 1` and overflow.
+#[test]
+fn a_peer_offset_beyond_the_limit_is_refused() {
+    let mut n = TestNode::with("kafka", Kafka::new(settings(Mode::LinKv)));
+    n.init("n0", &["n0", "n1"]);
+    let out = n.deliver(
+        json!({"src": "n1", "dest": "n0", "body": {"type": "kafka_repl",
+        "msg_id": 7, "seq": 0, "upto": 1, "end": 1, "clock": 0,
+        "entries": {"k": [[u64::MAX, 5]]}, "commits": {}}}),
+    );
+    assert_eq!(out[0]["body"]["code"], 12, "{out:?}");
+    let out = n.request(
+        "c1",
+        json!({"type": "send", "msg_id": 1, "key": "k", "msg": 1}),
+    );
+    assert_eq!(out[0]["dest"], "lin-kv", "{out:?}");
+    assert_eq!(out[0]["body"]["key"], "log/0/k");
+}

@@ -802,3 +802,26 @@ fn replication_is_batched_one_message_per_peer_per_round() {
     );
     assert!(per_op < 0.05, "{per_op} messages per transaction");
 }
+
+// Fuzzer finding (in a build with overflow checks): a txn_sync write stamped with
+// lamport u64::MAX left no greater stamp for the node's next transaction: its clock
+// overflowed (a crash, error 13) or, in release builds, wrapped, and the node's own
+// writes lost to the stale one.
+#[test]
+fn a_lamport_time_beyond_the_limit_is_refused() {
+    let mut n = node("n0", &["n0", "n1"]);
+    let out = n.deliver(
+        json!({"src": "n1", "dest": "n0", "body": {"type": "txn_sync",
+        "msg_id": 4, "upto": 1, "ack": 0, "writes": [[3, 99, u64::MAX, 1]]}}),
+    );
+    assert_eq!(out[0]["body"]["code"], 12, "{out:?}");
+    n.request(
+        "c1",
+        json!({"type": "txn", "msg_id": 5, "txn": [["w", 3, 7]]}),
+    );
+    let out = n.request(
+        "c1",
+        json!({"type": "txn", "msg_id": 6, "txn": [["r", 3, null]]}),
+    );
+    assert_eq!(out[0]["body"]["txn"], json!([["r", 3, 7]]));
+}

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::Deserializer;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -61,19 +61,31 @@ impl<'a> Message<'a> {
     }
 }
 
+/// The `msg_id` an error reply answers, repeated as its `in_reply_to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyTo {
+    /// A msg_id below 2^64.
+    Id(u64),
+    /// An integer literal outside 0..2^64 (negative or huge), repeated verbatim.
+    Literal(String),
+}
+
 /// Why an input line could not be turned into a [`Message`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum ParseError {
-    /// Not a JSON object with `src`, `dest` and `body`: nobody can be answered.
+    /// Not a JSON object with one string `src` and one object `body`: nobody can be
+    /// answered.
     Envelope(String),
-    /// The envelope is fine but the body is not usable; answerable if it had a `msg_id`.
+    /// The message is not usable, but its sender can be told so if `answer` is set.
     Body {
         /// Sender, to address the error reply.
         src: String,
-        /// Receiver as written, used as the reply's `src` before `init`.
+        /// Receiver as written (empty if unusable), used as the reply's `src` before
+        /// `init`.
         dest: String,
-        /// The request's msg_id, if it was a valid integer.
-        msg_id: Option<u64>,
+        /// What to answer: set for a message that is not a reply (it has no
+        /// `in_reply_to` at all) and gives `msg_id` once, as an integer.
+        answer: Option<ReplyTo>,
         /// What is wrong.
         reason: String,
     },
@@ -88,31 +100,86 @@ impl fmt::Display for ParseError {
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    src: Cow<'a, str>,
-    #[serde(borrow)]
-    dest: Cow<'a, str>,
-    #[serde(borrow)]
-    body: &'a RawValue,
+/// How often a key occurs in an object, and its raw value if exactly once.
+#[derive(Clone, Copy, Debug)]
+enum Seen<'a> {
+    Absent,
+    Once(&'a RawValue),
+    Repeated,
 }
 
-/// The body fields the core needs, kept raw so a field of the wrong JSON type is
-/// reported (and a reply still addressed) instead of failing the whole parse.
-#[derive(Deserialize)]
-struct Header<'a> {
-    #[serde(rename = "type", borrow, default, deserialize_with = "present")]
-    msg_type: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    msg_id: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
-    in_reply_to: Option<&'a RawValue>,
+impl<'a> Seen<'a> {
+    /// The value of a key that must occur once, or what is wrong with it.
+    fn once(self, field: &str) -> Result<&'a RawValue, String> {
+        match self {
+            Seen::Once(raw) => Ok(raw),
+            Seen::Absent => Err(format!("missing field `{field}`")),
+            Seen::Repeated => Err(format!("`{field}` appears more than once")),
+        }
+    }
 }
 
-/// A field that is present, even as `null` (plain `Option` would read `null` as absent).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
+/// A key of a JSON object, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The three keys `names` of the JSON object `text`, each as [`Seen`]; other keys are
+/// skipped. Repeated keys are reported, not refused, so the message can still be
+/// answered when the repetition is not in who to answer.
+fn pick3<'a>(text: &'a str, names: [&str; 3]) -> Result<[Seen<'a>; 3], serde_json::Error> {
+    struct Pick<'n>([&'n str; 3]);
+    impl<'de> Visitor<'de> for Pick<'_> {
+        type Value = [Seen<'de>; 3];
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut seen = [Seen::Absent; 3];
+            while let Some(Key(key)) = map.next_key()? {
+                match self.0.iter().position(|n| *n == key) {
+                    Some(i) => {
+                        let raw: &'de RawValue = map.next_value()?;
+                        seen[i] = match seen[i] {
+                            Seen::Absent => Seen::Once(raw),
+                            _ => Seen::Repeated,
+                        };
+                    }
+                    None => {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(seen)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let seen = de.deserialize_map(Pick(names))?;
+    de.end()?;
+    Ok(seen)
+}
+
+/// True for a JSON integer literal (no fraction, no exponent).
+fn is_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Reads a raw JSON value that must be a non-negative integer.
@@ -135,45 +202,94 @@ fn raw_u64(raw: &RawValue, field: &str) -> Result<u64, String> {
 
 /// Reads a raw JSON value that must be a string, borrowing it when it has no escapes.
 fn raw_str<'a>(raw: &'a RawValue, field: &str) -> Result<Cow<'a, str>, String> {
-    serde_json::from_str(raw.get()).map_err(|_| format!("`{field}` must be a string"))
+    let text = raw.get();
+    // The common case, without a second parse: quotes around plain characters. (Raw
+    // values are not checked for control characters, so those take the full parse,
+    // which refuses them.)
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        if !inner.bytes().any(|b| b == b'\\' || b < 0x20) {
+            return Ok(Cow::Borrowed(inner));
+        }
+    }
+    serde_json::from_str(text).map_err(|_| format!("`{field}` must be a string"))
 }
 
 /// Parses one input line (without its newline).
 pub fn parse_line(line: &[u8]) -> Result<Message<'_>, ParseError> {
     let text =
         std::str::from_utf8(line).map_err(|e| ParseError::Envelope(format!("not UTF-8: {e}")))?;
-    let env: Envelope = serde_json::from_str(text)
+    let [src, dest, body] = pick3(text, ["src", "dest", "body"])
         .map_err(|e| ParseError::Envelope(format!("not a message envelope: {e}")))?;
-    let bad_body = |msg_id, reason: String| ParseError::Body {
-        src: env.src.to_string(),
-        dest: env.dest.to_string(),
-        msg_id,
-        reason,
+    let src = src
+        .once("src")
+        .and_then(|raw| raw_str(raw, "src"))
+        .map_err(ParseError::Envelope)?;
+    let body = body.once("body").map_err(ParseError::Envelope)?;
+    let dest = dest.once("dest").and_then(|raw| raw_str(raw, "dest"));
+    // Built only on failure: the hot path allocates nothing for it.
+    let bad_body = |dest: &Result<Cow<str>, String>, answer: Option<ReplyTo>, reason: String| {
+        ParseError::Body {
+            src: src.to_string(),
+            dest: dest
+                .as_ref()
+                .map_or_else(|_| String::new(), |d| d.to_string()),
+            answer,
+            reason,
+        }
     };
-    let header: Header = match serde_json::from_str(env.body.get()) {
-        Ok(h) => h,
-        Err(e) => return Err(bad_body(None, format!("body is not a JSON object: {e}"))),
+    let [msg_type, msg_id, in_reply_to] = match pick3(body.get(), ["type", "msg_id", "in_reply_to"])
+    {
+        Ok(header) => header,
+        Err(e) => {
+            return Err(bad_body(
+                &dest,
+                None,
+                format!("body is not a JSON object: {e}"),
+            ))
+        }
     };
-    let msg_id = match header.msg_id.map(|m| raw_u64(m, "msg_id")).transpose() {
-        Ok(id) => id,
-        Err(reason) => return Err(bad_body(None, reason)),
+    // A message that carries `in_reply_to` is a reply, and replies are never answered.
+    let answer = match (msg_id, in_reply_to) {
+        (Seen::Once(raw), Seen::Absent) if is_integer(raw.get()) => Some(match raw.get().parse() {
+            Ok(id) => ReplyTo::Id(id),
+            Err(_) => ReplyTo::Literal(raw.get().to_string()),
+        }),
+        _ => None,
     };
-    let in_reply_to = header
-        .in_reply_to
-        .map(|m| raw_u64(m, "in_reply_to"))
-        .transpose()
-        .map_err(|reason| bad_body(msg_id, reason))?;
-    let msg_type = match header.msg_type {
-        Some(t) => raw_str(t, "type").map_err(|r| bad_body(msg_id, r))?,
-        None => return Err(bad_body(msg_id, "body has no `type`".to_string())),
+    if let Err(reason) = &dest {
+        return Err(bad_body(&dest, answer, reason.clone()));
+    }
+    let in_reply_to = match in_reply_to {
+        Seen::Absent => None,
+        seen => Some(
+            seen.once("in_reply_to")
+                .and_then(|raw| raw_u64(raw, "in_reply_to"))
+                .map_err(|reason| bad_body(&dest, None, reason))?,
+        ),
     };
+    let msg_id = match msg_id {
+        Seen::Absent => None,
+        seen => Some(
+            seen.once("msg_id")
+                .and_then(|raw| raw_u64(raw, "msg_id"))
+                .map_err(|reason| bad_body(&dest, answer.clone(), reason))?,
+        ),
+    };
+    let msg_type = match msg_type {
+        Seen::Absent => return Err(bad_body(&dest, answer, "body has no `type`".to_string())),
+        seen => seen
+            .once("type")
+            .and_then(|raw| raw_str(raw, "type"))
+            .map_err(|reason| bad_body(&dest, answer, reason))?,
+    };
+    let dest = dest.map_err(ParseError::Envelope)?;
     Ok(Message {
-        src: env.src,
-        dest: env.dest,
+        src,
+        dest,
         msg_type,
         msg_id,
         in_reply_to,
-        body: env.body,
+        body,
     })
 }
 
@@ -262,6 +378,35 @@ impl<'a> ErrorBody<'a> {
     }
 }
 
+/// An error body that carries its own `in_reply_to`, for msg_ids outside 0..2^64.
+#[derive(Serialize)]
+struct LiteralErrorBody<'a> {
+    in_reply_to: &'a RawValue,
+    #[serde(flatten)]
+    error: ErrorBody<'a>,
+}
+
+/// Appends the error reply `err` to the request `to` (see [`ReplyTo`]).
+pub fn write_error_reply(
+    out: &mut Vec<u8>,
+    src: &str,
+    dest: &str,
+    to: &ReplyTo,
+    err: &Error,
+) -> Result<(), serde_json::Error> {
+    match to {
+        ReplyTo::Id(id) => write_message(out, src, dest, None, Some(*id), &ErrorBody::new(err)),
+        ReplyTo::Literal(text) => {
+            let raw = RawValue::from_string(text.clone())?;
+            let body = LiteralErrorBody {
+                in_reply_to: &raw,
+                error: ErrorBody::new(err),
+            };
+            write_message(out, src, dest, None, None, &body)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,9 +441,116 @@ mod tests {
         assert!(matches!(parse_line(b"hello"), Err(ParseError::Envelope(_))));
         assert!(matches!(parse_line(b""), Err(ParseError::Envelope(_))));
         assert!(matches!(
-            parse_line(br#"{"src":"c1","body":{}}"#),
+            parse_line(br#"{"dest":"n0","body":{}}"#),
             Err(ParseError::Envelope(_))
         ));
+        assert!(matches!(
+            parse_line(br#"{"src":"c1","dest":"n0"}"#),
+            Err(ParseError::Envelope(_))
+        ));
+    }
+
+    fn answer(line: &str) -> Option<ReplyTo> {
+        match parse_line(line.as_bytes()) {
+            Err(ParseError::Body { answer, .. }) => answer,
+            other => panic!("expected a body error for {line}, got {other:?}"),
+        }
+    }
+
+    // Fuzzer findings: requests whose `dest` was missing, mistyped or repeated, or whose
+    // body repeated a key, were dropped without an answer although `src` and `msg_id`
+    // said who to answer.
+    #[test]
+    fn a_bad_dest_or_a_repeated_key_still_leaves_the_request_answerable() {
+        let id = Some(ReplyTo::Id(7));
+        assert_eq!(answer(r#"{"src":"c1","body":{"type":"x","msg_id":7}}"#), id);
+        assert_eq!(
+            answer(r#"{"src":"c1","dest":null,"body":{"type":"x","msg_id":7}}"#),
+            id
+        );
+        assert_eq!(
+            answer(r#"{"src":"c1","dest":"n0","dest":"n1","body":{"type":"x","msg_id":7}}"#),
+            id
+        );
+        assert_eq!(
+            answer(r#"{"src":"c1","dest":"n0","body":{"type":"x","type":"y","msg_id":7}}"#),
+            id
+        );
+        // Repeated `src`, `body` or `msg_id`: whom or what to answer is ambiguous.
+        assert!(matches!(
+            parse_line(br#"{"src":"c1","src":"c2","dest":"n0","body":{"type":"x","msg_id":7}}"#),
+            Err(ParseError::Envelope(_))
+        ));
+        assert_eq!(
+            answer(r#"{"src":"c1","dest":"n0","body":{"type":"x","msg_id":7,"msg_id":7}}"#),
+            None
+        );
+        // Other repeated keys are skipped as before.
+        assert!(parse_line(
+            br#"{"src":"c1","dest":"n0","id":1,"id":2,"body":{"type":"x","a":1,"a":2}}"#
+        )
+        .is_ok());
+    }
+
+    // Fuzzer finding: a negative or huge msg_id was refused without an answer.
+    #[test]
+    fn integer_msg_ids_outside_u64_are_answered_with_the_same_literal() {
+        for literal in [
+            "-1",
+            "-0",
+            "18446744073709551616",
+            "100000000000000000000000000000",
+        ] {
+            let line =
+                format!(r#"{{"src":"c1","dest":"n0","body":{{"type":"x","msg_id":{literal}}}}}"#);
+            assert_eq!(
+                answer(&line),
+                Some(ReplyTo::Literal(literal.to_string())),
+                "{literal}"
+            );
+            let err = Error::malformed("nope");
+            let mut out = Vec::new();
+            write_error_reply(
+                &mut out,
+                "n0",
+                "c1",
+                &ReplyTo::Literal(literal.to_string()),
+                &err,
+            )
+            .unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(
+                text.contains(&format!(
+                    r#""in_reply_to":{literal},"type":"error","code":12"#
+                )),
+                "{text}"
+            );
+        }
+        // Not integers: nothing to repeat.
+        assert_eq!(
+            answer(r#"{"src":"c1","dest":"n0","body":{"type":"x","msg_id":1.0}}"#),
+            None
+        );
+        assert_eq!(
+            answer(r#"{"src":"c1","dest":"n0","body":{"type":"x","msg_id":1e3}}"#),
+            None
+        );
+    }
+
+    // Fuzzer finding: a message with a malformed `in_reply_to` and a msg_id got an error
+    // reply; it is a reply, and replies are never answered.
+    #[test]
+    fn messages_carrying_in_reply_to_are_never_answered() {
+        for value in ["null", "\"3\"", "-1", "1.5", "[]", "18446744073709551616"] {
+            let line = format!(
+                r#"{{"src":"c1","dest":"n0","body":{{"type":"x","msg_id":7,"in_reply_to":{value}}}}}"#
+            );
+            assert_eq!(answer(&line), None, "{value}");
+        }
+        assert_eq!(
+            answer(r#"{"src":"c1","dest":"n0","body":{"msg_id":7,"in_reply_to":3}}"#),
+            None
+        );
     }
 
     #[test]
@@ -309,22 +561,22 @@ mod tests {
             ParseError::Body {
                 src: "c1".into(),
                 dest: "n0".into(),
-                msg_id: Some(4),
+                answer: Some(ReplyTo::Id(4)),
                 reason: "body has no `type`".into()
             }
         );
         let e =
             parse_line(br#"{"src":"c1","dest":"n0","body":{"type":5,"msg_id":4}}"#).unwrap_err();
         assert!(
-            matches!(e, ParseError::Body { msg_id: Some(4), ref reason, .. } if reason.contains("`type` must be a string"))
+            matches!(e, ParseError::Body { answer: Some(ReplyTo::Id(4)), ref reason, .. } if reason.contains("`type` must be a string"))
         );
         let e = parse_line(br#"{"src":"c1","dest":"n0","body":{"type":"x","msg_id":"4"}}"#)
             .unwrap_err();
         assert!(
-            matches!(e, ParseError::Body { msg_id: None, ref reason, .. } if reason.contains("msg_id"))
+            matches!(e, ParseError::Body { answer: None, ref reason, .. } if reason.contains("msg_id"))
         );
         let e = parse_line(br#"{"src":"c1","dest":"n0","body":[1]}"#).unwrap_err();
-        assert!(matches!(e, ParseError::Body { msg_id: None, .. }));
+        assert!(matches!(e, ParseError::Body { answer: None, .. }));
     }
 
     #[test]
@@ -332,12 +584,12 @@ mod tests {
         let e =
             parse_line(br#"{"src":"c1","dest":"n0","body":{"type":null,"msg_id":4}}"#).unwrap_err();
         assert!(
-            matches!(e, ParseError::Body { msg_id: Some(4), ref reason, .. } if reason == "`type` must be a string")
+            matches!(e, ParseError::Body { answer: Some(ReplyTo::Id(4)), ref reason, .. } if reason == "`type` must be a string")
         );
         let e = parse_line(br#"{"src":"c1","dest":"n0","body":{"type":"x","msg_id":null}}"#)
             .unwrap_err();
         assert!(
-            matches!(e, ParseError::Body { msg_id: None, ref reason, .. } if reason == "`msg_id` must be an integer, not null")
+            matches!(e, ParseError::Body { answer: None, ref reason, .. } if reason == "`msg_id` must be an integer, not null")
         );
         let e = parse_line(br#"{"src":"c1","dest":"n0","body":{"type":"x","in_reply_to":-1}}"#)
             .unwrap_err();
@@ -350,7 +602,7 @@ mod tests {
     fn float_msg_id_is_rejected_not_truncated() {
         let e = parse_line(br#"{"src":"c1","dest":"n0","body":{"type":"x","msg_id":1.0}}"#)
             .unwrap_err();
-        assert!(matches!(e, ParseError::Body { msg_id: None, .. }));
+        assert!(matches!(e, ParseError::Body { answer: None, .. }));
     }
 
     #[test]
@@ -397,5 +649,17 @@ mod tests {
         let m = parse_line(line).unwrap();
         assert_eq!(m.error(), Some(err));
         assert_eq!(m.in_reply_to, Some(9));
+    }
+
+    #[test]
+    fn strings_are_borrowed_when_plain_and_control_characters_refused() {
+        let raw = |t: &str| RawValue::from_string(t.to_string()).unwrap();
+        assert!(matches!(
+            raw_str(&raw(r#""c1""#), "src"),
+            Ok(Cow::Borrowed("c1"))
+        ));
+        assert_eq!(raw_str(&raw(r#""c\u0031""#), "src").unwrap(), "c1");
+        let line = b"{\"src\":\"c\x001\",\"dest\":\"n0\",\"body\":{\"type\":\"x\",\"msg_id\":1}}";
+        assert!(matches!(parse_line(line), Err(ParseError::Envelope(_))));
     }
 }

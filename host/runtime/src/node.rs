@@ -16,11 +16,17 @@ use crate::ctx::{Env, NodeInfo, Seeds};
 use crate::error::Error;
 use crate::family::{CallEnd, Family};
 use crate::handler::RpcOutcome;
-use crate::message::{parse_line, write_message, ErrorBody, Message, ParseError};
+use crate::message::{parse_line, write_error_reply, write_message, Message, ParseError, ReplyTo};
 use crate::timers::Timers;
 
 /// Messages held before `init`; beyond this, requests are answered with code 11.
 pub const MAX_HELD_BEFORE_INIT: usize = 10_000;
+
+/// Output buffer capacity a node keeps once its output was written: after a huge reply
+/// (a 16 MB echo) the buffer is shrunk back to its starting size rather than kept.
+const OUTPUT_KEEP: usize = 1 << 20;
+/// The output buffer's starting capacity.
+const OUTPUT_START: usize = 64 * 1024;
 
 /// Why a set of families cannot be installed in one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,19 +105,16 @@ impl Kernel {
     }
 
     fn write_error(&mut self, src: &str, dest: &str, in_reply_to: u64, err: &Error) {
+        self.write_error_to(src, dest, &ReplyTo::Id(in_reply_to), err);
+    }
+
+    fn write_error_to(&mut self, src: &str, dest: &str, to: &ReplyTo, err: &Error) {
         let src = match &self.env.info {
             Some(i) => i.id.clone(),
             None => src.to_string(),
         };
         // An error body always serializes.
-        let _ = write_message(
-            &mut self.out,
-            &src,
-            dest,
-            None,
-            Some(in_reply_to),
-            &ErrorBody::new(err),
-        );
+        let _ = write_error_reply(&mut self.out, &src, dest, to, err);
     }
 }
 
@@ -179,7 +182,7 @@ impl Node {
         Ok(Node {
             kernel: Kernel {
                 env: Env::new(log, seeds),
-                out: Vec::with_capacity(64 * 1024),
+                out: Vec::with_capacity(OUTPUT_START),
                 timers: Timers::default(),
                 pending: HashMap::new(),
                 rpc_deadlines: BinaryHeap::new(),
@@ -203,6 +206,9 @@ impl Node {
     /// Forgets the output after it was written.
     pub fn clear_output(&mut self) {
         self.kernel.out.clear();
+        if self.kernel.out.capacity() > OUTPUT_KEEP {
+            self.kernel.out.shrink_to(OUTPUT_START);
+        }
     }
 
     /// Number of RPCs still waiting for a reply or a timeout.
@@ -290,13 +296,13 @@ impl Node {
             Err(ParseError::Body {
                 src,
                 dest,
-                msg_id,
+                answer,
                 reason,
             }) => {
                 warn!(self.kernel.env.log, "malformed message from {src}: {reason}"; "line" => preview(line));
-                if let Some(id) = msg_id {
+                if let Some(to) = answer {
                     self.kernel
-                        .write_error(&dest, &src, id, &Error::malformed(reason));
+                        .write_error_to(&dest, &src, &to, &Error::malformed(reason));
                 }
                 return;
             }
@@ -413,14 +419,17 @@ impl Node {
                 node_ids: body.node_ids,
             });
         }
-        let src = msg.src.to_string();
-        self.kernel.write(
-            &src,
-            msg.msg_id,
-            &InitOk {
-                msg_type: "init_ok",
-            },
-        );
+        // Like any reply, init_ok goes only to an init that asked with a msg_id.
+        if let Some(id) = msg.msg_id {
+            let src = msg.src.to_string();
+            self.kernel.write(
+                &src,
+                Some(id),
+                &InitOk {
+                    msg_type: "init_ok",
+                },
+            );
+        }
         if first {
             for idx in 0..self.families.len() {
                 let end = self.families[idx].slot.init(&mut self.kernel, idx);

@@ -291,6 +291,40 @@ fn second_init_is_answered_without_resetting() {
     assert_eq!(log.borrow().len(), 1);
 }
 
+// Fuzzer finding: an init without msg_id was answered with an init_ok that had no
+// in_reply_to, an unsolicited message to a client.
+#[test]
+fn init_without_msg_id_sets_the_identity_but_is_not_answered() {
+    let (mut n, _) = node();
+    let out = n.deliver(json!({"src": "c0", "dest": "n0",
+        "body": {"type": "init", "node_id": "n0", "node_ids": ["n0"]}}));
+    assert!(out.is_empty(), "{out:?}");
+    let out = n.request("c1", json!({"type":"do","msg_id":6,"n":7}));
+    assert_eq!(out[0]["src"], "n0");
+    assert_eq!(out[0]["body"]["type"], "do_ok");
+}
+
+// Fuzzer findings, end to end: the error replies the parser now allows.
+#[test]
+fn odd_msg_ids_bad_dests_and_malformed_replies_get_the_right_answer() {
+    let (mut n, _) = ready();
+    let out = n.deliver_raw(br#"{"src":"c1","dest":"n0","body":{"type":"do","msg_id":-5,"n":1}}"#);
+    assert_eq!(
+        out,
+        vec![
+            json!({"src":"n0","dest":"c1","body":{"in_reply_to":-5,"type":"error",
+        "code":12,"text":"`msg_id` must be a non-negative integer"}})
+        ]
+    );
+    let out = n.deliver_raw(br#"{"src":"c1","dest":7,"body":{"type":"do","msg_id":5,"n":1}}"#);
+    assert_eq!(out[0]["body"]["in_reply_to"], 5);
+    assert_eq!(out[0]["body"]["code"], 12);
+    let out = n.deliver_raw(
+        br#"{"src":"c1","dest":"n0","body":{"type":"do","msg_id":5,"in_reply_to":"x"}}"#,
+    );
+    assert!(out.is_empty(), "{out:?}");
+}
+
 #[test]
 fn replies_carry_only_type_in_reply_to_and_fields() {
     let (mut n, _) = ready();
@@ -359,4 +393,26 @@ fn waiters_answer_after_the_call_returned_with_in_reply_to() {
         ],
         "no reply for the request without msg_id"
     );
+}
+
+// Fuzzer finding: after a 16 MB reply the output buffer kept its 16 MB (and more) for
+// good, so a node that had once echoed a huge value stayed that large.
+#[test]
+fn the_output_buffer_shrinks_back_after_a_huge_reply() {
+    let (mut n, _) = ready();
+    let big = "x".repeat(4 << 20);
+    let out = n.request("c1", json!({"type":"do","msg_id":5,"n":1,"pad":big}));
+    assert_eq!(out.len(), 1);
+    let node = n.node();
+    node.handle_line(
+        Duration::ZERO,
+        format!(r#"{{"src":"c1","dest":"n0","body":{{"type":"nope","msg_id":6,"pad":"{big}"}}}}"#)
+            .as_bytes(),
+    );
+    assert!(node.output().len() < 1000, "only the short error reply");
+    let huge = format!(r#"{{"type":"x","big":"{big}"}}"#);
+    node.kernel.out.extend_from_slice(huge.as_bytes());
+    assert!(node.kernel.out.capacity() > 4 << 20);
+    node.clear_output();
+    assert!(node.kernel.out.capacity() <= super::OUTPUT_KEEP);
 }
