@@ -1,0 +1,172 @@
+//! Round-aligned batching on the in-test network: leaves align to the hub's rounds from
+//! its answers whatever their clocks read, one round carries a value over both hops, and
+//! a round costs at most one message per leaf each way.
+
+use super::*;
+
+const ROUND: u64 = 1000;
+const SLACK: u64 = 30;
+
+fn rounds() -> Settings {
+    settings(&format!(
+        "topology = \"star\"\nbatching = \"rounds\"\nround_ms = {ROUND}\n\
+         round_slack_ms = {SLACK}\nretry_after_ms = 4000"
+    ))
+}
+
+/// How long after `written` every node but `origin` first received `value`, if all did.
+fn spread(net: &Net, value: u64, origin: usize, written: Duration) -> Option<Duration> {
+    let mut last = Duration::ZERO;
+    for node in (0..net.nodes.len()).filter(|&n| n != origin) {
+        let first = net
+            .arrivals
+            .iter()
+            .filter(|&&(at, to, v)| to == node && v == value && at >= written)
+            .map(|&(at, _, _)| at)
+            .min()?;
+        last = last.max(first - written);
+    }
+    Some(last)
+}
+
+fn sent_between(net: &Net, from: usize, to: usize, start: Duration, end: Duration) -> usize {
+    net.sent
+        .iter()
+        .filter(|s| s.from == from && s.to == to && s.at >= start && s.at < end)
+        .count()
+}
+
+#[test]
+fn one_round_carries_a_value_over_both_hops() {
+    // n1's clock reads 500 ms more than the hub's, n2's 123 ms more.
+    let offsets = [0, 500, 123];
+    let mut net = Net::with_clocks(3, &rounds(), |i| ms(offsets[i]));
+    // Unaligned, n1 sends its first value at once; the hub answers at once with when to
+    // send next: 30 ms before the hub's round at 1000, counting the 100 ms trip.
+    net.broadcast(1, 7);
+    net.run(ms(250));
+    assert_eq!(net.sent.len(), 2, "{:#?}", net.sent);
+    assert_eq!(
+        (net.sent[0].to, net.sent[0].body["at"].clone()),
+        (0, json!(500))
+    );
+    assert_eq!(net.sent[1].to, 1);
+    assert_eq!(net.sent[1].body["next"], json!(500 + 1000 - 30 - 100));
+    assert_eq!(net.sent[1].body["got"], json!([7]));
+    // The hub forwards 7 in its round at 1000.
+    net.run(ms(1000));
+    assert_eq!(net.sent.len(), 3);
+    assert_eq!((net.sent[2].at, net.sent[2].to), (ms(1000), 2));
+    // A value written at 1200 leaves n1 on its grid at 1870, reaches the hub at 1970 and
+    // n2 at 2100: both hops in one round.
+    net.broadcast(1, 8);
+    net.run(ms(1500));
+    let eight: Vec<&Sent> = net
+        .sent
+        .iter()
+        .filter(|s| values_in(&s.body["v"]).contains(&8))
+        .collect();
+    assert_eq!(eight.len(), 2, "{eight:#?}");
+    assert_eq!((eight[0].at, eight[0].from, eight[0].to), (ms(1870), 1, 0));
+    assert_eq!((eight[1].at, eight[1].from, eight[1].to), (ms(2000), 0, 2));
+    // The hub's forward answers n1's batch too: its grid, one round on.
+    let answer = net
+        .sent
+        .iter()
+        .find(|s| s.at == ms(2000) && s.to == 1)
+        .expect("an answer to n1");
+    assert_eq!(answer.body["next"], json!(2370 + ROUND));
+    assert_eq!(answer.body["got"], json!([8]));
+}
+
+#[test]
+fn leaves_align_whatever_their_clocks_and_each_round_costs_one_message_per_leaf_each_way() {
+    let offsets = [0, 7_321, 250, 13, 999, 4_004, 1_500, 86_400_000, 3, 640];
+    let count = offsets.len();
+    let mut net = Net::with_clocks(count, &rounds(), |i| ms(offsets[i]));
+    let mut rng = Lcg(7);
+    let mut written = Vec::new();
+    for v in 0..600u64 {
+        let origin = rng.below(count as u64) as usize;
+        net.broadcast(origin, v);
+        written.push((v, origin, net.now));
+        net.run(ms(1 + rng.below(60)));
+    }
+    let end = net.now;
+    net.run(ms(8000));
+    net.assert_everyone_has(&(0..600).collect());
+    // Once a leaf has had its first answer, a value waits at most one round at its
+    // origin, then two hops and the slack: the hub never holds it for a round.
+    for &(v, origin, at) in &written {
+        let took = spread(&net, v, origin, at).expect("everyone got it");
+        let bound = if at < ms(2 * ROUND) { 2 * ROUND } else { ROUND };
+        assert!(
+            took <= ms(bound + 200 + SLACK),
+            "value {v} from n{origin} at {at:?} took {took:?}"
+        );
+    }
+    // In steady state each leaf sends at most one batch per round and the hub one
+    // message per leaf per round.
+    let (start, rounds) = (
+        ms(2 * ROUND),
+        (end.as_millis() as u64 - 2 * ROUND) / ROUND + 1,
+    );
+    for leaf in 1..count {
+        let up = sent_between(&net, leaf, 0, start, end);
+        let down = sent_between(&net, 0, leaf, start, end);
+        assert!(
+            up as u64 <= rounds && down as u64 <= rounds,
+            "n{leaf}: {up} up, {down} down in {rounds} rounds"
+        );
+    }
+    // Nothing but batches and their answers: no anti-entropy, no routing around the hub.
+    for s in &net.sent {
+        assert!(
+            s.body.get("have").is_none() && s.body.get("relay").is_none(),
+            "{s:?}"
+        );
+    }
+}
+
+#[test]
+fn a_quiet_leaf_confirms_the_last_rounds_with_one_message() {
+    let mut net = Net::new(4, &rounds());
+    for v in 0..6 {
+        net.broadcast(1 + v as usize % 3, v);
+        net.run(ms(300));
+    }
+    let last_value = net.now;
+    net.run(ms(10_000));
+    net.assert_everyone_has(&(0..6).collect());
+    // After the hub's last forward, each leaf writes once (a confirmation, after
+    // retry_after / 2) and the hub's check finds nothing to resend.
+    let late: Vec<&Sent> = net
+        .sent
+        .iter()
+        .filter(|s| s.at > last_value + ms(ROUND + 300))
+        .collect();
+    assert_eq!(late.len(), 3, "{late:#?}");
+    for s in late {
+        assert_eq!(s.to, 0);
+        assert!(
+            s.body.get("v").is_none() && s.body.get("have").is_none(),
+            "{s:?}"
+        );
+        assert!(s.body.get("got").is_some(), "{s:?}");
+    }
+}
+
+#[test]
+fn a_round_lost_in_a_partition_is_repaired_after_the_heal() {
+    let mut net = Net::new(5, &rounds());
+    net.broadcast(1, 1);
+    net.run(ms(3000));
+    net.cut.insert((0, 3));
+    for v in 2..10 {
+        net.broadcast(1 + v as usize % 4, v);
+        net.run(ms(400));
+    }
+    net.heal();
+    net.run(ms(12_000));
+    net.assert_everyone_has(&(1..10).collect());
+}
