@@ -49,7 +49,7 @@ fn scenarios(family: &str) -> Vec<Scenario> {
                 },
             })
             .collect(),
-        "counter" => ["", "mode = \"crdt\""]
+        "counter" => ["", "mode = \"crdt\"", "add_ack = \"received\"\nflush_ms = 300"]
             .into_iter()
             .map(|config| Scenario {
                 config,
