@@ -137,7 +137,7 @@ impl Broadcast {
         let Some(g) = self.gossip.as_mut() else {
             return;
         };
-        if g.take_regridded() {
+        if g.take_flush_moved() {
             if let Some(id) = self.flush_timer.take() {
                 ctx.cancel_timer(id);
             }
@@ -213,7 +213,9 @@ impl Handler for Broadcast {
         match timer {
             BroadcastTimer::Flush => {
                 self.flush_timer = None;
-                g.flush(ctx);
+                if g.flush_pending() {
+                    g.flush(ctx);
+                }
             }
             BroadcastTimer::AntiEntropy => {
                 let now = ctx.now();

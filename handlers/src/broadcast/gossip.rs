@@ -24,12 +24,13 @@
 //!   range set per peer (ranges, so usually tiny). Nothing grows with messages sent.
 
 mod failover;
+mod rounds;
 
 use std::time::Duration;
 
 use glomers_runtime::Ctx;
 
-use super::grid::{next_send, stamp, Grid};
+use super::grid::{next_send, stamp};
 use super::layout::Plan;
 use super::range_set::RangeSet;
 use super::route::Route;
@@ -38,6 +39,7 @@ use super::wire::{GossipIn, GossipOut, GOSSIP};
 use super::Broadcast;
 
 use failover::Standby;
+use rounds::Rounds;
 
 /// A leaf's batch waiting for this relay's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,14 +90,8 @@ pub struct Gossip {
     buf: Vec<u64>,
     set_v: RangeSet,
     set_got: RangeSet,
-    /// Round-aligned batching: the instants this node flushes on.
-    grid: Option<Grid>,
-    /// When the last flush happened (a grid instant is used once).
-    flushed_at: Option<Duration>,
-    /// A relay's answer moved the grid since the handler last asked.
-    regridded: bool,
-    /// A relay's answer has aligned this leaf's grid at least once.
-    aligned: bool,
+    /// Round-aligned batching, if configured.
+    rounds: Option<Rounds>,
     /// A leaf's choice of where to send (failover on).
     route: Option<Route>,
     /// Values routed through this node by leaves whose relay is silent.
@@ -114,8 +110,12 @@ impl Gossip {
             }
         };
         let plan = Plan::new(settings.layout, idx, names.len(), None);
-        let grid = match settings.batching {
-            Batching::Rounds { period, .. } => Some(Grid::new(Duration::ZERO, period)),
+        let rounds = match settings.batching {
+            Batching::Rounds {
+                period,
+                slack,
+                markers,
+            } => Some(Rounds::new(period, slack, markers, names.len())),
             Batching::Independent => None,
         };
         let mut g = Gossip {
@@ -134,10 +134,7 @@ impl Gossip {
             buf: Vec::new(),
             set_v: RangeSet::new(),
             set_got: RangeSet::new(),
-            grid,
-            flushed_at: None,
-            regridded: false,
-            aligned: false,
+            rounds,
             route: None,
         };
         g.route = g.new_route();
@@ -174,27 +171,21 @@ impl Gossip {
     }
 
     /// How long from `now` until the flush of what waits now: the batching delay, or
-    /// the next instant of the grid not used yet.
+    /// in rounds the next instant due (see [`rounds`]).
     pub fn flush_delay(&self, now: Duration) -> Duration {
-        let Some(grid) = &self.grid else {
-            return self.batch();
-        };
-        if self.route.as_ref().is_none_or(|r| r.on_primary()) && self.is_leaf() && !self.aligned {
-            // Until its relay's first answer, a leaf cannot know the relay's rounds: it
-            // sends at once, so its values make the relay's next round.
-            return Duration::ZERO;
+        match &self.rounds {
+            Some(rounds) => self.round_flush_delay(rounds, now),
+            None => self.batch(),
         }
-        let slot = match self.flushed_at {
-            Some(last) => grid.at_or_after(now.max(last + Duration::from_nanos(1))),
-            None => grid.at_or_after(now),
-        };
-        slot.saturating_sub(now)
     }
 
-    /// True (once) if a relay's answer moved the grid since the last call: a flush timer
-    /// armed for the old grid should be armed again.
-    pub fn take_regridded(&mut self) -> bool {
-        std::mem::take(&mut self.regridded)
+    /// True (once) if the instant of the next flush moved since the last call (a relay's
+    /// answer moved a leaf's grid, or every leaf a relay expects is in): a flush timer
+    /// armed before should be armed again.
+    pub fn take_flush_moved(&mut self) -> bool {
+        self.rounds
+            .as_mut()
+            .is_some_and(|r| std::mem::take(&mut r.moved))
     }
 
     /// True if new values (or answers owed to leaves) wait for a flush.
@@ -276,8 +267,12 @@ impl Gossip {
         if let Some(have) = &msg.have {
             confirmed.union_with(have);
         }
-        if fresh && self.plan.relays {
+        if fresh && (self.plan.relays || self.confirms_in_rounds()) {
+            // Relays forward; leaves sending markers confirm with their next message.
             self.unflushed = true;
+        }
+        if msg.have.is_none() && self.plan.neighbours.contains(&p) {
+            self.round_message_from(p);
         }
         if let (Some(at), true) = (msg.at, self.plan.relays) {
             self.take_batch_stamp(p, Answer { at, arrived: now }, ctx);
@@ -327,47 +322,45 @@ impl Gossip {
         self.unflushed = true;
     }
 
-    /// A leaf's grid follows its relay's answers.
-    fn take_round_answer(&mut self, from: usize, next: Option<u64>) {
-        let (Some(next), Some(grid)) = (next, self.grid.as_mut()) else {
-            return;
-        };
-        if self.plan.relays || self.plan.neighbours.first() != Some(&from) {
-            return;
-        }
-        grid.shift_to(Duration::from_millis(next));
-        self.aligned = true;
-        self.regridded = true;
-    }
-
     /// Sends each neighbour the values learned since the last flush that it may lack,
     /// and answers the leaves' batches that asked for it.
     pub fn flush(&mut self, ctx: &mut Ctx<Broadcast>) {
         self.unflushed = false;
         let now = ctx.now();
-        self.flushed_at = Some(now);
+        self.round_flush_starts(now);
         let (start, end) = (self.cursor, self.log.len());
         self.cursor = end;
         if self.route.as_ref().is_some_and(|r| !r.on_primary()) {
             self.flush_around(start, end, now, ctx);
             return;
         }
-        let at = self.asks_answers().then(|| stamp(now));
+        let stamp = self.asks_answers().then(|| stamp(now));
         let mut v = std::mem::take(&mut self.set_v);
         for n in 0..self.plan.neighbours.len() {
             let p = self.plan.neighbours[n];
-            self.buf.clear();
             let confirmed = &self.peers[p].confirmed;
-            for &x in &self.log[start..end] {
-                if (self.plan.relays || self.own.contains(x)) && !confirmed.contains(x) {
-                    self.buf.push(x);
+            if self.round_leaf() {
+                // Every earlier batch has been answered by now (a round is longer than
+                // a round trip): own values still unconfirmed were lost, so they go
+                // again with this batch.
+                self.own.difference_into(confirmed, &mut v);
+            } else {
+                self.buf.clear();
+                for &x in &self.log[start..end] {
+                    if (self.plan.relays || self.own.contains(x)) && !confirmed.contains(x) {
+                        self.buf.push(x);
+                    }
                 }
+                v.assign_from(&mut self.buf);
             }
             let answer = self.peers[p].answer.take();
-            if self.buf.is_empty() && answer.is_none() {
+            let with_values = !v.is_empty();
+            self.round_wrote(p, with_values);
+            if !with_values && answer.is_none() && !self.owes_marker(p) {
                 continue;
             }
-            v.assign_from(&mut self.buf);
+            // Only own values ask for an answer; a marker (`got` alone) does not.
+            let at = stamp.filter(|_| with_values);
             let fields = Fields {
                 reply: self.settings.acks,
                 at,
@@ -383,12 +376,13 @@ impl Gossip {
             }
         }
         self.set_v = v;
+        self.round_flush_ends();
     }
 
     /// Leaves stamp their batches when they want answers: to align rounds or to notice
     /// a silent relay.
     fn asks_answers(&self) -> bool {
-        self.is_leaf() && (self.grid.is_some() || self.settings.failover.is_some())
+        self.is_leaf() && (self.rounds.is_some() || self.settings.failover.is_some())
     }
 
     /// In rounds, when the leaf whose batch is `a` should send its next one.
@@ -396,7 +390,7 @@ impl Gossip {
         let Batching::Rounds { slack, .. } = self.settings.batching else {
             return None;
         };
-        let grid = self.grid.as_ref()?;
+        let grid = &self.rounds.as_ref()?.grid;
         Some(next_send(a.at, a.arrived, grid.after(now), slack))
     }
 

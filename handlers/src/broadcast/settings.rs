@@ -19,8 +19,13 @@ pub enum Batching {
     Rounds {
         /// The round length.
         period: Duration,
-        /// How long before the relay's round a leaf's batch is meant to arrive.
+        /// How long before the relay's round a leaf's batch is meant to arrive (and, with
+        /// markers, how long past it the relay waits at most for a missing one).
         slack: Duration,
+        /// Leaves without values of their own in a round still send a marker when they
+        /// have something to confirm, so the relay knows when every batch of the round is
+        /// in and forwards at once.
+        markers: bool,
     },
 }
 
@@ -93,8 +98,13 @@ impl Settings {
         if slack >= period {
             return Err(s.error("round_slack_ms", "must be shorter than round_ms"));
         }
+        let markers = s.bool("round_markers", true)?;
         let batching = match batching.as_str() {
-            "rounds" => Batching::Rounds { period, slack },
+            "rounds" => Batching::Rounds {
+                period,
+                slack,
+                markers,
+            },
             _ => Batching::Independent,
         };
         let anti_entropy = s.millis("anti_entropy_ms", DEFAULT_ANTI_ENTROPY_MS, 0..=600_000)?;

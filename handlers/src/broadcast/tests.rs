@@ -10,7 +10,7 @@ use glomers_runtime::testkit::TestNode;
 use serde_json::{json, Value};
 
 use super::layout::Layout;
-use super::settings::Settings;
+use super::settings::{Batching, Settings};
 use super::Broadcast;
 
 mod rounds;
@@ -385,6 +385,20 @@ fn settings_defaults_and_overrides() {
     assert_eq!(s.anti_entropy, None);
     assert_eq!((s.retry_after, s.repair_grace), (ms(9), ms(11)));
     assert!(s.acks);
+    assert_eq!(s.failover, Some(ms(500)));
+    let s = settings(
+        "batching = \"rounds\"\nround_ms = 900\nround_slack_ms = 12\nround_markers = false\n\
+         failover_ms = 0",
+    );
+    assert_eq!(
+        s.batching,
+        Batching::Rounds {
+            period: ms(900),
+            slack: ms(12),
+            markers: false
+        }
+    );
+    assert_eq!(s.failover, None);
 }
 
 #[test]
@@ -395,6 +409,9 @@ fn settings_reject_bad_values() {
         "relay_batch_ms = -1",
         "retry_after_ms = 0",
         "acks = 1",
+        "batching = \"lockstep\"",
+        "round_ms = 100\nround_slack_ms = 100",
+        "round_ms = 0",
     ] {
         let config = Config::parse("t.toml", &format!("[broadcast]\n{bad}\n")).unwrap();
         let mut section = config.section("broadcast");

@@ -70,7 +70,9 @@ impl Gossip {
     /// only the slack) plus `failover_ms`, which covers the round trip.
     pub(super) fn primary_answer_bound(&self) -> Duration {
         let wait = match self.settings.batching {
-            Batching::Rounds { slack, .. } if self.aligned => slack,
+            Batching::Rounds { slack, .. } if self.rounds.as_ref().is_some_and(|r| r.aligned) => {
+                slack
+            }
             Batching::Rounds { period, .. } => period,
             Batching::Independent => self.settings.relay_batch,
         };

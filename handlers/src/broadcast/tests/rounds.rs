@@ -53,10 +53,16 @@ fn one_round_carries_a_value_over_both_hops() {
     assert_eq!(net.sent[1].to, 1);
     assert_eq!(net.sent[1].body["next"], json!(500 + 1000 - 30 - 100));
     assert_eq!(net.sent[1].body["got"], json!([7]));
-    // The hub forwards 7 in its round at 1000.
+    // The hub forwards 7 in its round at 1000; n2, which has no values of its own and
+    // no answer yet (so no grid), confirms it at once with a marker: `got` alone.
     net.run(ms(1000));
-    assert_eq!(net.sent.len(), 3);
+    assert_eq!(net.sent.len(), 4);
     assert_eq!((net.sent[2].at, net.sent[2].to), (ms(1000), 2));
+    assert_eq!((net.sent[3].at, net.sent[3].from), (ms(1100), 2));
+    assert_eq!(
+        net.sent[3].body,
+        json!({"type": "bcast_gossip", "got": [7]})
+    );
     // A value written at 1200 leaves n1 on its grid at 1870, reaches the hub at 1970 and
     // n2 at 2100: both hops in one round.
     net.broadcast(1, 8);
@@ -96,12 +102,12 @@ fn leaves_align_whatever_their_clocks_and_each_round_costs_one_message_per_leaf_
     net.run(ms(8000));
     net.assert_everyone_has(&(0..600).collect());
     // Once a leaf has had its first answer, a value waits at most one round at its
-    // origin, then two hops and the slack: the hub never holds it for a round.
+    // origin, then two hops: the hub forwards as soon as every leaf's batch is in.
     for &(v, origin, at) in &written {
         let took = spread(&net, v, origin, at).expect("everyone got it");
         let bound = if at < ms(2 * ROUND) { 2 * ROUND } else { ROUND };
         assert!(
-            took <= ms(bound + 200 + SLACK),
+            took <= ms(bound + 200),
             "value {v} from n{origin} at {at:?} took {took:?}"
         );
     }
@@ -129,30 +135,32 @@ fn leaves_align_whatever_their_clocks_and_each_round_costs_one_message_per_leaf_
 }
 
 #[test]
-fn a_quiet_leaf_confirms_the_last_rounds_with_one_message() {
+fn the_last_round_is_confirmed_with_one_marker_per_leaf_then_all_is_quiet() {
     let mut net = Net::new(4, &rounds());
     for v in 0..6 {
         net.broadcast(1 + v as usize % 3, v);
         net.run(ms(300));
     }
-    let last_value = net.now;
     net.run(ms(10_000));
     net.assert_everyone_has(&(0..6).collect());
-    // After the hub's last forward, each leaf writes once (a confirmation, after
-    // retry_after / 2) and the hub's check finds nothing to resend.
-    let late: Vec<&Sent> = net
+    // After the hub's last forward, each leaf writes once, a marker confirming it, and
+    // the hub's check finds nothing to resend.
+    let last_forward = net
         .sent
         .iter()
-        .filter(|s| s.at > last_value + ms(ROUND + 300))
-        .collect();
-    assert_eq!(late.len(), 3, "{late:#?}");
-    for s in late {
+        .filter(|s| s.from == 0 && s.body.get("v").is_some())
+        .map(|s| s.at)
+        .max()
+        .expect("the hub forwarded");
+    let after: Vec<&Sent> = net.sent.iter().filter(|s| s.at > last_forward).collect();
+    assert_eq!(after.len(), 3, "{after:#?}");
+    let mut from: Vec<usize> = after.iter().map(|s| s.from).collect();
+    from.sort();
+    assert_eq!(from, vec![1, 2, 3]);
+    for s in after {
         assert_eq!(s.to, 0);
-        assert!(
-            s.body.get("v").is_none() && s.body.get("have").is_none(),
-            "{s:?}"
-        );
-        assert!(s.body.get("got").is_some(), "{s:?}");
+        let fields: Vec<&String> = s.body.as_object().unwrap().keys().collect();
+        assert_eq!(fields, vec!["got", "type"], "{s:?}");
     }
 }
 
@@ -169,4 +177,92 @@ fn a_round_lost_in_a_partition_is_repaired_after_the_heal() {
     net.heal();
     net.run(ms(12_000));
     net.assert_everyone_has(&(1..10).collect());
+}
+
+/// The hub's messages to `leaf` from `from` on, as (time within the round, has values).
+fn hub_rounds(net: &Net, leaf: usize, from: Duration) -> Vec<(u64, bool)> {
+    net.sent
+        .iter()
+        .filter(|s| s.from == 0 && s.to == leaf && s.at >= from)
+        .map(|s| (s.at.as_millis() as u64 % ROUND, s.body.get("v").is_some()))
+        .collect()
+}
+
+#[test]
+fn the_hub_forwards_once_every_leaf_is_in_and_waits_for_a_missing_one_only_briefly() {
+    let mut net = Net::new(5, &rounds());
+    let mut v = 0;
+    let round = |net: &mut Net, v: &mut u64| {
+        for leaf in 1..5 {
+            net.broadcast(leaf, *v);
+            *v += 1;
+        }
+        net.run(ms(ROUND));
+    };
+    for _ in 0..4 {
+        round(&mut net, &mut v);
+    }
+    // Aligned leaves arrive 30 ms before each round: the hub forwards right then.
+    let steady = net.now;
+    round(&mut net, &mut v);
+    assert_eq!(hub_rounds(&net, 1, steady), vec![(ROUND - SLACK, true)]);
+    // n3's next batch is lost: the hub waits for it until 30 ms past the round, then
+    // forwards without it.
+    net.cut.insert((3, 0));
+    let cut = net.now;
+    round(&mut net, &mut v);
+    net.heal();
+    net.run(ms(2 * SLACK));
+    assert_eq!(hub_rounds(&net, 1, cut), vec![(SLACK, true)]);
+    // The hub's answer told n3 its batch was not confirmed; its next batch carries the
+    // lost values again, and every round is early again.
+    let lost = v - 2;
+    assert!(!net.read(0).contains(&lost));
+    let after = net.now;
+    round(&mut net, &mut v);
+    round(&mut net, &mut v);
+    assert_eq!(
+        hub_rounds(&net, 1, after),
+        vec![(ROUND - SLACK, true), (ROUND - SLACK, true)]
+    );
+    net.run(ms(ROUND));
+    net.assert_everyone_has(&(0..v).collect());
+    let resent = net
+        .sent
+        .iter()
+        .filter(|s| s.from == 3 && values_in(&s.body["v"]).contains(&lost))
+        .count();
+    assert_eq!(resent, 2, "sent, lost, sent again with the next batch");
+}
+
+#[test]
+fn without_markers_the_hub_forwards_at_its_round_or_once_every_leaf_has_sent() {
+    let s = settings(&format!(
+        "topology = \"star\"\nbatching = \"rounds\"\nround_ms = {ROUND}\n\
+         round_slack_ms = {SLACK}\nround_markers = false"
+    ));
+    let mut net = Net::new(4, &s);
+    let mut v = 0;
+    let mut round = |net: &mut Net, writers: &[usize]| {
+        for &leaf in writers {
+            net.broadcast(leaf, v);
+            v += 1;
+        }
+        net.run(ms(ROUND));
+    };
+    for _ in 0..3 {
+        round(&mut net, &[1, 2, 3]);
+    }
+    // Every leaf sent: the round is complete 30 ms early.
+    let all = net.now;
+    round(&mut net, &[1, 2, 3]);
+    assert_eq!(hub_rounds(&net, 1, all), vec![(ROUND - SLACK, true)]);
+    // n3 has nothing: it sends nothing, and the hub forwards at its round.
+    let some = net.now;
+    round(&mut net, &[1, 2]);
+    assert_eq!(hub_rounds(&net, 1, some), vec![(0, true)]);
+    assert!(net
+        .sent
+        .iter()
+        .all(|s| s.from == 0 || s.body.get("v").is_some()));
 }
