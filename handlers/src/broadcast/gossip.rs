@@ -274,13 +274,13 @@ impl Gossip {
         if msg.have.is_none() && self.plan.neighbours.contains(&p) {
             self.round_message_from(p);
         }
-        if let (Some(at), true) = (msg.at, self.plan.relays) {
+        if let (Some(at), true, false) = (msg.at, self.plan.relays, msg.relay) {
             self.take_batch_stamp(p, Answer { at, arrived: now }, ctx);
         }
         self.take_round_answer(p, msg.next);
         if msg.relay {
             let gather = self.settings.standby_gather();
-            self.standby.intake(p, &msg.v, now, gather);
+            self.standby.intake(p, &msg.v, msg.at, now, gather);
         }
         self.route_heard(p, msg.relay, now, ctx);
         if msg.have.is_some() {

@@ -14,7 +14,9 @@
 //!   an isolated leaf soon costs next to nothing;
 //! - a leaf that hears a standby relay while its primary has been silent for a whole
 //!   answer bound follows that standby at once, without waiting for a batch of its own
-//!   to go unanswered;
+//!   to go unanswered; a leaf routing through a standby follows any standby earlier in
+//!   the order that it hears relaying, so leaves that walked to different standbys
+//!   (their deadlines fall at different times) gather on one;
 //! - anything heard from the primary brings the leaf back to it.
 //!
 //! The route decides only *where* batches go; what was sent to a silent node is resent
@@ -141,17 +143,21 @@ impl Route {
         }
     }
 
-    /// A relay from standby `standby` arrived at `now`: if batches still go to the
-    /// primary but it has been silent for the silence period, follow the standby.
-    /// Returns true if the route changed.
+    /// A relay from standby `standby` arrived at `now`: follow it if batches still go to
+    /// the primary but the primary has been silent for the silence period, or if they go
+    /// to a standby later in the order (so leaves that walked to different standbys end
+    /// up with the first one that relays). Returns true if the route changed.
     pub fn follow(&mut self, standby: usize, now: Duration) -> bool {
-        let silent = self.primary_heard.is_none_or(|t| now >= t + self.silence);
-        if !self.on_primary() || !silent || standby == self.me {
-            return false;
-        }
         let Some(i) = self.standbys.iter().position(|&s| s == standby) else {
             return false;
         };
+        let follow = match self.current {
+            None => self.primary_heard.is_none_or(|t| now >= t + self.silence),
+            Some(current) => i < current,
+        };
+        if !follow || standby == self.me {
+            return false;
+        }
         self.current = Some(i);
         self.answered();
         true
@@ -237,7 +243,9 @@ mod tests {
         assert!(!r.follow(3, ms(2_000)), "heard the primary 1 s ago");
         assert!(r.follow(3, ms(2_500)));
         assert_eq!(r.target(), 3);
-        assert!(!r.follow(1, ms(2_600)), "already routing around");
+        assert!(!r.follow(4, ms(2_600)), "a later standby is not followed");
+        assert!(r.follow(1, ms(2_600)), "an earlier one is");
+        assert_eq!(r.target(), 1);
         // Never heard from the primary at all counts as silent; never follow itself.
         let mut fresh = Route::new(5, 0, 8, ms(1_500));
         assert!(!fresh.follow(5, ms(10)));

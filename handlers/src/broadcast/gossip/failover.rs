@@ -9,6 +9,12 @@
 //! has come to itself, or that is on standby duty while cut off from its own relay, puts
 //! its own values into that relay too.
 //!
+//! In rounds, routed batches are stamped too, and the standby's relay answers them like
+//! a hub: with when the leaf's next batch should leave to arrive `slack` before the
+//! standby's next relay, on the grid of its first relay of this duty. Leaves that were
+//! aligned to the hub already arrive together; leaves that never were (a partition from
+//! the start) are gathered into one relay per round from their second round on.
+//!
 //! Nothing here runs while relays answer their leaves: the only state touched on the
 //! normal path is the route's deadline.
 
@@ -16,8 +22,8 @@ use std::time::Duration;
 
 use glomers_runtime::Ctx;
 
-use super::{Fields, Gossip};
-use crate::broadcast::grid::stamp;
+use super::{Answer, Fields, Gossip};
+use crate::broadcast::grid::{next_send, stamp, Grid};
 use crate::broadcast::range_set::RangeSet;
 use crate::broadcast::settings::Batching;
 use crate::broadcast::Broadcast;
@@ -32,6 +38,12 @@ pub(super) struct Standby {
     due: Option<Duration>,
     /// When a routed batch last arrived.
     last_intake: Option<Duration>,
+    /// Rounds: the stamps of routed batches waiting for the relay's answer.
+    answers: Vec<Option<Answer>>,
+    /// Rounds: the grid of this duty's relays, through its first one, and when the last
+    /// relay went out.
+    relays: Option<Grid>,
+    last_relay: Option<Duration>,
 }
 
 impl Standby {
@@ -41,12 +53,26 @@ impl Standby {
             asked: vec![false; nodes],
             due: None,
             last_intake: None,
+            answers: vec![None; nodes],
+            relays: None,
+            last_relay: None,
         }
     }
 
-    /// A batch `v` routed through us by node `from` at `now`; relay it within `gather`.
-    pub(super) fn intake(&mut self, from: usize, v: &RangeSet, now: Duration, gather: Duration) {
+    /// A batch `v` routed through us by node `from` at `now`, stamped `at` on its clock
+    /// in rounds; relay it within `gather`.
+    pub(super) fn intake(
+        &mut self,
+        from: usize,
+        v: &RangeSet,
+        at: Option<u64>,
+        now: Duration,
+        gather: Duration,
+    ) {
         self.last_intake = Some(now);
+        if let (Some(slot), Some(at)) = (self.answers.get_mut(from), at) {
+            *slot = Some(Answer { at, arrived: now });
+        }
         self.to_relay.union_with(v);
         if let Some(slot) = self.asked.get_mut(from) {
             *slot = true;
@@ -66,13 +92,16 @@ impl Standby {
 
 impl Gossip {
     /// How long a batch to the primary may wait for its answer before the primary counts
-    /// as silent: the primary's own wait (a whole round until the leaf is aligned, then
-    /// only the slack) plus `failover_ms`, which covers the round trip.
+    /// as silent: the primary's own wait (a whole round until the leaf is aligned to it,
+    /// then only the slack) plus `failover_ms`, which covers the round trip.
     pub(super) fn primary_answer_bound(&self) -> Duration {
+        let primary = self.plan.neighbours.first().copied();
+        let aligned = self
+            .rounds
+            .as_ref()
+            .is_some_and(|r| r.aligned_to == primary);
         let wait = match self.settings.batching {
-            Batching::Rounds { slack, .. } if self.rounds.as_ref().is_some_and(|r| r.aligned) => {
-                slack
-            }
+            Batching::Rounds { slack, .. } if aligned => slack,
             Batching::Rounds { period, .. } => period,
             Batching::Independent => self.settings.relay_batch,
         };
@@ -203,12 +232,31 @@ impl Gossip {
         } else {
             let fields = Fields {
                 relay: true,
+                at: self.rounds.is_some().then(|| stamp(now)),
                 ..Fields::default()
             };
             (fields, self.standby_answer_bound())
         };
         self.send(target, &v, None, fields, ctx);
         self.sent_on_route(now, within);
+    }
+
+    /// Rounds: the instant of the standby's next relay after the one at `now` (on the
+    /// grid of this duty's first relay), and the slack routed batches should keep.
+    fn next_standby_relay(&mut self, now: Duration) -> Option<(Duration, Duration)> {
+        let Batching::Rounds { period, slack, .. } = self.settings.batching else {
+            return None;
+        };
+        // A duty that lapsed (no relay for a round and a deadline) starts a new grid.
+        let horizon = period + self.settings.failover.unwrap_or_default();
+        let lapsed = self.standby.last_relay.is_none_or(|t| now > t + horizon);
+        self.standby.last_relay = Some(now);
+        let current = self.standby.relays.filter(|_| !lapsed);
+        let grid = *self
+            .standby
+            .relays
+            .insert(current.unwrap_or_else(|| Grid::new(now, period)));
+        Some((grid.after(now), slack))
     }
 
     fn sent_on_route(&mut self, now: Duration, within: Duration) {
@@ -224,6 +272,7 @@ impl Gossip {
             return;
         }
         self.standby.due = None;
+        let next_relay = self.next_standby_relay(now);
         let to_relay = std::mem::take(&mut self.standby.to_relay);
         let mut v = std::mem::take(&mut self.set_v);
         for q in 0..self.names.len() {
@@ -232,10 +281,17 @@ impl Gossip {
             }
             to_relay.difference_into(&self.peers[q].confirmed, &mut v);
             let asked = std::mem::take(&mut self.standby.asked[q]);
+            let answer = self.standby.answers[q].take();
             if v.is_empty() && !asked {
                 continue;
             }
-            self.send(q, &v, None, Fields::default(), ctx);
+            let fields = Fields {
+                next: answer
+                    .zip(next_relay)
+                    .map(|(a, (round, slack))| next_send(a.at, a.arrived, round, slack)),
+                ..Fields::default()
+            };
+            self.send(q, &v, None, fields, ctx);
         }
         self.set_v = v;
         self.standby.to_relay = to_relay;

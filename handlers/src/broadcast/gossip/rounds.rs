@@ -36,8 +36,8 @@ pub(super) struct Rounds {
     markers: bool,
     /// Leaf: the grid instant of the last flush.
     flushed_at: Option<Duration>,
-    /// Leaf: a relay's answer has aligned the grid.
-    pub(super) aligned: bool,
+    /// Leaf: the node whose answer aligned the grid last (its relay, or a standby).
+    pub(super) aligned_to: Option<usize>,
     /// The instant of the next flush moved: a timer armed for it is stale.
     pub(super) moved: bool,
     /// Relay: the round instant its last flush served.
@@ -58,7 +58,7 @@ impl Rounds {
             slack,
             markers,
             flushed_at: None,
-            aligned: false,
+            aligned_to: None,
             moved: false,
             served: None,
             arrived: vec![false; nodes],
@@ -113,21 +113,24 @@ impl Gossip {
             return due.saturating_sub(now);
         }
         let on_primary = self.route.as_ref().is_none_or(|r| r.on_primary());
-        if self.is_leaf() && on_primary && !rounds.aligned {
+        if self.is_leaf() && on_primary && rounds.aligned_to.is_none() {
             return Duration::ZERO;
         }
         let from = rounds.flushed_at.map_or(now, |last| now.max(last + NANO));
         rounds.grid.at_or_after(from).saturating_sub(now)
     }
 
-    /// A leaf's grid follows its relay's answer `next` (its clock, ms).
+    /// A leaf's grid follows the answer `next` (its clock, ms) of its relay, or of the
+    /// standby it routes through.
     pub(super) fn take_round_answer(&mut self, from: usize, next: Option<u64>) {
-        let leaf_of = self.is_leaf() && self.plan.neighbours.first() == Some(&from);
+        let target = self.route.as_ref().map(|r| r.target());
+        let relay = self.plan.neighbours.first() == Some(&from) || target == Some(from);
+        let leaf_of = self.is_leaf() && relay;
         let (Some(next), Some(rounds), true) = (next, self.rounds.as_mut(), leaf_of) else {
             return;
         };
         rounds.grid.shift_to(Duration::from_millis(next));
-        rounds.aligned = true;
+        rounds.aligned_to = Some(from);
         rounds.moved = true;
     }
 
