@@ -305,12 +305,15 @@ impl Gossip {
         true
     }
 
-    /// A leaf's batch asks for an answer: at the next flush, or at once if it is the
-    /// leaf's first and we batch in rounds, so that the leaf is aligned from its second
-    /// batch on instead of after a whole round.
+    /// A leaf's batch asks for an answer: at the next flush, or, in rounds, at once if it
+    /// is the leaf's first (so that the leaf is aligned from its second batch on instead
+    /// of after a whole round) or if the round that will carry it is more than half a
+    /// round away: the batch missed its round, and a late leaf should not take the wait
+    /// for the next one for a silent relay. Its values go with the next round either way.
     fn take_batch_stamp(&mut self, p: usize, answer: Answer, ctx: &mut Ctx<Broadcast>) {
         let first = !std::mem::replace(&mut self.peers[p].answered, true);
-        if let (true, Some(next)) = (first, self.round_answer(answer, answer.arrived)) {
+        let at_once = first || self.round_far_off(answer.arrived);
+        if let (true, Some(next)) = (at_once, self.round_answer(answer, answer.arrived)) {
             let fields = Fields {
                 next: Some(next),
                 ..Fields::default()

@@ -78,6 +78,8 @@ struct Net {
     next_msg_id: u64,
     duplicate: bool,
     jitter: Option<(Lcg, u64)>,
+    /// Extra latency of messages from one node to another (a slow link or a stall).
+    slow: HashMap<(usize, usize), Duration>,
     /// (when, to, value) for every value carried in a delivered message's `v`.
     arrivals: Vec<(Duration, usize, u64)>,
 }
@@ -117,6 +119,7 @@ impl Net {
             next_msg_id: 1,
             duplicate: false,
             jitter: None,
+            slow: HashMap::new(),
             arrivals: Vec::new(),
         }
     }
@@ -146,10 +149,11 @@ impl Net {
             });
             let copies = if self.duplicate { 2 } else { 1 };
             for _ in 0..copies {
-                let extra = match &mut self.jitter {
+                let mut extra = match &mut self.jitter {
                     Some((rng, max)) => ms(rng.below(*max + 1)),
                     None => Duration::ZERO,
                 };
+                extra += self.slow.get(&(from, to)).copied().unwrap_or_default();
                 self.seq += 1;
                 self.queue.push(InFlight {
                     at: self.now + self.latency + extra,

@@ -191,6 +191,13 @@ impl Gossip {
         }
     }
 
+    /// Relay: the next flush is more than half a round after `now`.
+    pub(super) fn round_far_off(&self, now: Duration) -> bool {
+        self.rounds.as_ref().is_some_and(|r| {
+            self.plan.relays && self.round_flush_delay(r, now) > r.grid.period() / 2
+        })
+    }
+
     /// A leaf owes its relay a marker: markers are on and it learned values since it
     /// last wrote to it.
     pub(super) fn owes_marker(&self, relay: usize) -> bool {

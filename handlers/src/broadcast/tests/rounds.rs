@@ -266,3 +266,35 @@ fn without_markers_the_hub_forwards_at_its_round_or_once_every_leaf_has_sent() {
         .iter()
         .all(|s| s.from == 0 || s.body.get("v").is_some()));
 }
+
+#[test]
+fn a_late_batch_is_answered_at_once_and_its_values_go_with_the_next_round() {
+    let s = settings(&format!(
+        "topology = \"star\"\nbatching = \"rounds\"\nround_ms = {ROUND}\n\
+         round_slack_ms = {SLACK}\nround_markers = false"
+    ));
+    let mut net = Net::new(3, &s);
+    for v in 0..4 {
+        net.broadcast(1 + v as usize % 2, v);
+        net.run(ms(ROUND));
+    }
+    // n1's link to the hub slows down by 80 ms: its batch misses the round.
+    net.slow.insert((1, 0), ms(80));
+    net.broadcast(1, 10);
+    let t = net.now;
+    net.run(ms(ROUND + 100));
+    let answer = net
+        .sent
+        .iter()
+        .find(|m| m.at > t && m.from == 0 && m.to == 1)
+        .expect("an answer");
+    // It arrives 50 ms after the round: answered at once, with no values for n1.
+    assert_eq!(answer.at.as_millis() as u64 % ROUND, 50);
+    assert!(answer.body.get("next").is_some() && answer.body.get("v").is_none());
+    assert_eq!(values_in(&answer.body["got"]), vec![10]);
+    // No routing around a hub that answered; 10 reaches n2 in the next round.
+    net.slow.clear();
+    net.run(ms(ROUND));
+    assert!(net.read(2).contains(&10));
+    assert!(net.sent.iter().all(|m| m.body.get("relay").is_none()));
+}
