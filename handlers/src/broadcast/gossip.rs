@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use glomers_runtime::Ctx;
 
-use super::grid::{next_send, stamp};
+use super::grid::{next_send, stamp, Transit};
 use super::layout::Plan;
 use super::range_set::RangeSet;
 use super::route::Route;
@@ -46,7 +46,8 @@ use rounds::Rounds;
 struct Answer {
     /// The batch's stamp, on the leaf's clock (ms).
     at: u64,
-    /// When it arrived, on our clock.
+    /// When it arrived, on our clock, as if with the least recent transit (see
+    /// [`Transit`]).
     arrived: Duration,
 }
 
@@ -58,6 +59,8 @@ struct Peer {
     told: usize,
     /// The peer's latest batch that asked for an answer, not answered yet.
     answer: Option<Answer>,
+    /// The transits of its recent stamped batches.
+    transit: Transit,
     /// We have answered one of the peer's batches before.
     answered: bool,
 }
@@ -274,13 +277,17 @@ impl Gossip {
         if msg.have.is_none() && self.plan.neighbours.contains(&p) {
             self.round_message_from(p);
         }
-        if let (Some(at), true, false) = (msg.at, self.plan.relays, msg.relay) {
-            self.take_batch_stamp(p, Answer { at, arrived: now }, ctx);
+        let answer = msg.at.map(|at| Answer {
+            at,
+            arrived: self.peers[p].transit.settle(at, now),
+        });
+        if let (Some(answer), true, false) = (answer, self.plan.relays, msg.relay) {
+            self.take_batch_stamp(p, answer, now, ctx);
         }
         self.take_round_answer(p, msg.next);
         if msg.relay {
             let gather = self.settings.standby_gather();
-            self.standby.intake(p, &msg.v, msg.at, now, gather);
+            self.standby.intake(p, &msg.v, answer, now, gather);
         }
         self.route_heard(p, msg.relay, now, ctx);
         if msg.have.is_some() {
@@ -310,10 +317,16 @@ impl Gossip {
     /// of after a whole round) or if the round that will carry it is more than half a
     /// round away: the batch missed its round, and a late leaf should not take the wait
     /// for the next one for a silent relay. Its values go with the next round either way.
-    fn take_batch_stamp(&mut self, p: usize, answer: Answer, ctx: &mut Ctx<Broadcast>) {
+    fn take_batch_stamp(
+        &mut self,
+        p: usize,
+        answer: Answer,
+        now: Duration,
+        ctx: &mut Ctx<Broadcast>,
+    ) {
         let first = !std::mem::replace(&mut self.peers[p].answered, true);
-        let at_once = first || self.round_far_off(answer.arrived);
-        if let (true, Some(next)) = (at_once, self.round_answer(answer, answer.arrived)) {
+        let at_once = first || self.round_far_off(now);
+        if let (true, Some(next)) = (at_once, self.round_answer(answer, now)) {
             let fields = Fields {
                 next: Some(next),
                 ..Fields::default()

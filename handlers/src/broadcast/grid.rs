@@ -64,6 +64,38 @@ pub fn next_send(at: u64, arrived: Duration, next_round: Duration, slack: Durati
     at.saturating_add(lead.as_millis() as u64)
 }
 
+/// How many recent batches of one sender [`Transit`] remembers.
+const TRANSIT_WINDOW: usize = 4;
+
+/// The recent *transits* of one sender's stamped batches: arrival on our clock minus the
+/// stamp on the sender's clock, in ms (the clock offset plus the trip). A process stall
+/// or a busy link lengthens some of them; the least of the last few is the offset plus
+/// the plain trip, so answers computed from it do not move a leaf's grid by a stall.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transit {
+    recent: [Option<i64>; TRANSIT_WINDOW],
+    next: usize,
+}
+
+impl Transit {
+    /// Records a batch stamped `at` that arrived at `arrived`, and returns when it would
+    /// have arrived with the least transit of the recent ones.
+    pub fn settle(&mut self, at: u64, arrived: Duration) -> Duration {
+        let transit = i64::try_from(arrived.as_millis()).unwrap_or(i64::MAX) - at as i64;
+        self.recent[self.next] = Some(transit);
+        self.next = (self.next + 1) % TRANSIT_WINDOW;
+        let least = self
+            .recent
+            .iter()
+            .flatten()
+            .min()
+            .copied()
+            .unwrap_or(transit);
+        let settled = u64::try_from(at as i64 + least).unwrap_or(0);
+        Duration::from_millis(settled).min(arrived)
+    }
+}
+
 /// `t` in whole milliseconds, as batches are stamped.
 pub fn stamp(t: Duration) -> u64 {
     t.as_millis() as u64
@@ -117,6 +149,22 @@ mod tests {
         let sent = ms(1_800);
         let next = next_send(stamp(sent + offset), sent + latency, ms(3_000), slack);
         assert_eq!(ms(next) - offset + latency, ms(2_970));
+    }
+
+    #[test]
+    fn a_stalled_batch_is_settled_to_the_least_recent_transit() {
+        let mut t = Transit::default();
+        // The sender's clock reads 5000 ms more; the trip takes 100 ms.
+        assert_eq!(t.settle(5_000, ms(100)), ms(100));
+        assert_eq!(t.settle(6_000, ms(1_100)), ms(1_100));
+        // A stall of 280 ms: the batch counts as if it had come in time.
+        assert_eq!(t.settle(7_000, ms(2_380)), ms(2_100));
+        assert_eq!(t.settle(8_000, ms(3_100)), ms(3_100));
+        // A trip that really grew is adopted once the faster ones are out of the window.
+        for k in 0..3 {
+            t.settle(9_000 + 1_000 * k, ms(4_150 + 1_000 * k));
+        }
+        assert_eq!(t.settle(12_000, ms(7_150)), ms(7_150));
     }
 
     #[test]

@@ -59,19 +59,19 @@ impl Standby {
         }
     }
 
-    /// A batch `v` routed through us by node `from` at `now`, stamped `at` on its clock
-    /// in rounds; relay it within `gather`.
+    /// A batch `v` routed through us by node `from` at `now`, stamped in rounds (its
+    /// `answer`); relay it within `gather`.
     pub(super) fn intake(
         &mut self,
         from: usize,
         v: &RangeSet,
-        at: Option<u64>,
+        answer: Option<Answer>,
         now: Duration,
         gather: Duration,
     ) {
         self.last_intake = Some(now);
-        if let (Some(slot), Some(at)) = (self.answers.get_mut(from), at) {
-            *slot = Some(Answer { at, arrived: now });
+        if let (Some(slot), Some(answer)) = (self.answers.get_mut(from), answer) {
+            *slot = Some(answer);
         }
         self.to_relay.union_with(v);
         if let Some(slot) = self.asked.get_mut(from) {

@@ -67,10 +67,14 @@ impl Rounds {
         }
     }
 
-    /// Relay: the round instant the next flush serves.
+    /// Relay: the round instant the next flush serves: the next one, or one that passed
+    /// less than `slack` ago and has not been served (its late batches go at once). No
+    /// looking back before the first round: the relay's own early values wait for it.
     fn next_round(&self, now: Duration) -> Duration {
-        let from = now.saturating_sub(self.slack);
-        let from = self.served.map_or(from, |s| from.max(s + NANO));
+        let from = match self.served {
+            Some(served) => now.saturating_sub(self.slack).max(served + NANO),
+            None => now,
+        };
         self.grid.at_or_after(from)
     }
 
@@ -198,15 +202,21 @@ impl Gossip {
         })
     }
 
-    /// A leaf owes its relay a marker: markers are on and it learned values since it
-    /// last wrote to it.
+    /// A leaf owes its relay a marker: markers are on, its grid is aligned to that relay
+    /// (the relay expects nothing from it before), and it learned values since it last
+    /// wrote to it.
     pub(super) fn owes_marker(&self, relay: usize) -> bool {
-        let markers = self.rounds.as_ref().is_some_and(|r| r.markers);
-        markers && self.is_leaf() && self.peers[relay].told < self.log.len()
+        self.confirms_in_rounds() && self.peers[relay].told < self.log.len()
     }
 
-    /// A leaf in rounds flushes to confirm what it learned only when it sends markers.
+    /// A leaf in rounds confirms what it learned with a marker: markers are on and its
+    /// grid is aligned to its relay.
     pub(super) fn confirms_in_rounds(&self) -> bool {
-        self.is_leaf() && self.rounds.as_ref().is_some_and(|r| r.markers)
+        let relay = self.plan.neighbours.first().copied();
+        self.is_leaf()
+            && self
+                .rounds
+                .as_ref()
+                .is_some_and(|r| r.markers && r.aligned_to.is_some() && r.aligned_to == relay)
     }
 }
