@@ -13,6 +13,7 @@ use super::layout::Layout;
 use super::settings::{Batching, Settings};
 use super::Broadcast;
 
+mod failover;
 mod rounds;
 
 const MS: Duration = Duration::from_millis(1);
