@@ -13,7 +13,10 @@
 //! a hub: with when the leaf's next batch should leave to arrive `slack` before the
 //! standby's next relay, on the grid of its first relay of this duty. Leaves that were
 //! aligned to the hub already arrive together; leaves that never were (a partition from
-//! the start) are gathered into one relay per round from their second round on.
+//! the start) are gathered into one relay per round from their second round on. With
+//! markers, a leaf aligned to its standby that has nothing of its own sends it a marker,
+//! and the standby relays as soon as every leaf that routed through its last relay is
+//! in, as a hub does.
 //!
 //! Nothing here runs while relays answer their leaves: the only state touched on the
 //! normal path is the route's deadline.
@@ -35,6 +38,9 @@ pub(super) struct Standby {
     to_relay: RangeSet,
     /// Nodes whose routed batches wait for this relay's answer.
     asked: Vec<bool>,
+    /// Rounds with markers: nodes that routed through the last relay and got values, so
+    /// will route through the next one.
+    expected: Vec<bool>,
     due: Option<Duration>,
     /// When a routed batch last arrived.
     last_intake: Option<Duration>,
@@ -51,6 +57,7 @@ impl Standby {
         Standby {
             to_relay: RangeSet::new(),
             asked: vec![false; nodes],
+            expected: vec![false; nodes],
             due: None,
             last_intake: None,
             answers: vec![None; nodes],
@@ -77,7 +84,13 @@ impl Standby {
         if let Some(slot) = self.asked.get_mut(from) {
             *slot = true;
         }
-        self.relay_by(now + gather);
+        let expecting = self.expected.iter().any(|e| *e);
+        let complete = self.expected.iter().zip(&self.asked).all(|(e, a)| !e || *a);
+        self.relay_by(if expecting && complete {
+            now
+        } else {
+            now + gather
+        });
     }
 
     /// True if leaves routed batches through us within `horizon` before `now`.
@@ -188,11 +201,29 @@ impl Gossip {
             .filter(|&x| self.own.contains(x))
             .collect();
         if new_own.is_empty() {
+            if !self.relays_own_values(now) {
+                self.mark_to_standby(ctx);
+            }
             return;
         }
         let mut v = RangeSet::new();
         v.assign_from(&mut new_own);
         self.route_values(&v, now, ctx);
+    }
+
+    /// Rounds with markers: a leaf aligned to the standby it routes through, with nothing
+    /// of its own but values to confirm, tells the standby it is in.
+    fn mark_to_standby(&mut self, ctx: &mut Ctx<Broadcast>) {
+        let Some(target) = self.route.as_ref().map(|r| r.target()) else {
+            return;
+        };
+        if target != self.me && self.owes_marker(target) {
+            let fields = Fields {
+                relay: true,
+                ..Fields::default()
+            };
+            self.send(target, &RangeSet::new(), None, fields, ctx);
+        }
     }
 
     /// Sends `values` (our own) along the current route: to a standby flagged `relay`,
@@ -202,16 +233,22 @@ impl Gossip {
             return;
         };
         let target = route.target();
-        let horizon = self.settings.relay_wait() + self.settings.failover.unwrap_or_default();
-        let on_duty = !route.on_primary() && self.standby.active(now, horizon);
-        if route.relays_itself() || on_duty {
-            // Our own relay, held a while so that the other leaves' batches share it. A
-            // leaf whose turn it is waits to hear from someone; one on standby duty
-            // already does, and keeps its route as it is.
+        if self.relays_own_values(now) {
+            // Our own relay: its next instant in rounds, else held a while, so that the
+            // other leaves' batches share it. A leaf whose turn it is waits to hear from
+            // someone; one on standby duty already does, and keeps its route as it is.
             let mine = route.relays_itself();
             self.standby.to_relay.union_with(values);
-            let hold = self.settings.failover.unwrap_or_default();
-            self.standby.relay_by(now + hold);
+            let by = match (self.standby.relays, self.standby.last_relay) {
+                (Some(grid), Some(last)) if self.rounds.is_some() => {
+                    // The instant after the one the last relay served (it may have gone
+                    // early, once every routed leaf was in).
+                    let served = grid.at_or_after(last.saturating_sub(grid.period() / 2));
+                    grid.at_or_after(now.max(served + Duration::from_nanos(1)))
+                }
+                _ => now + self.settings.failover.unwrap_or_default(),
+            };
+            self.standby.relay_by(by);
             if mine {
                 let within = self.self_relay_answer_bound();
                 self.sent_on_route(now, within);
@@ -259,6 +296,15 @@ impl Gossip {
         Some((grid.after(now), slack))
     }
 
+    /// True if this node puts its own values into its own standby relay: its turn in
+    /// the standby order has come, or it is on standby duty while cut off from its relay.
+    pub(super) fn relays_own_values(&self, now: Duration) -> bool {
+        let horizon = self.settings.relay_wait() + self.settings.failover.unwrap_or_default();
+        self.route.as_ref().is_some_and(|route| {
+            route.relays_itself() || (!route.on_primary() && self.standby.active(now, horizon))
+        })
+    }
+
     fn sent_on_route(&mut self, now: Duration, within: Duration) {
         if let Some(route) = self.route.as_mut() {
             route.sent(now, within);
@@ -273,6 +319,10 @@ impl Gossip {
         }
         self.standby.due = None;
         let next_relay = self.next_standby_relay(now);
+        let markers = matches!(
+            self.settings.batching,
+            Batching::Rounds { markers: true, .. }
+        );
         let to_relay = std::mem::take(&mut self.standby.to_relay);
         let mut v = std::mem::take(&mut self.set_v);
         for q in 0..self.names.len() {
@@ -282,6 +332,7 @@ impl Gossip {
             to_relay.difference_into(&self.peers[q].confirmed, &mut v);
             let asked = std::mem::take(&mut self.standby.asked[q]);
             let answer = self.standby.answers[q].take();
+            self.standby.expected[q] = markers && asked && !v.is_empty();
             if v.is_empty() && !asked {
                 continue;
             }

@@ -120,6 +120,10 @@ impl Gossip {
         if self.is_leaf() && on_primary && rounds.aligned_to.is_none() {
             return Duration::ZERO;
         }
+        if self.relays_own_values(now) {
+            // Own values go into the node's own standby relay, which has its own rounds.
+            return Duration::ZERO;
+        }
         let from = rounds.flushed_at.map_or(now, |last| now.max(last + NANO));
         rounds.grid.at_or_after(from).saturating_sub(now)
     }
@@ -210,13 +214,16 @@ impl Gossip {
     }
 
     /// A leaf in rounds confirms what it learned with a marker: markers are on and its
-    /// grid is aligned to its relay.
+    /// grid is aligned to the node it sends to (its relay, or its standby).
     pub(super) fn confirms_in_rounds(&self) -> bool {
-        let relay = self.plan.neighbours.first().copied();
+        let target = match &self.route {
+            Some(route) => Some(route.target()),
+            None => self.plan.neighbours.first().copied(),
+        };
         self.is_leaf()
             && self
                 .rounds
                 .as_ref()
-                .is_some_and(|r| r.markers && r.aligned_to.is_some() && r.aligned_to == relay)
+                .is_some_and(|r| r.markers && r.aligned_to.is_some() && r.aligned_to == target)
     }
 }
