@@ -2,24 +2,32 @@
 //! set from any node; every value must reach every node.
 //!
 //! The node acknowledges a `broadcast` at once and spreads the value as a delta over a
-//! configurable overlay (star, tree, Maelstrom's topology, total, grid), batching at the
-//! origin and at relays with separate intervals. Anti-entropy with range summaries repairs
-//! what partitions dropped. The parts:
+//! configurable overlay (star, tree, Maelstrom's topology, total, grid). Batches leave
+//! either on independent timers at origins and relays, or on round-aligned grids where
+//! one round carries a value over both hops of a star. Leaves cut off from their relay
+//! route through a standby. Anti-entropy with range summaries repairs what partitions
+//! dropped. The parts:
 //! - [`range_set`]: the value set as ranges (values are small unique integers);
 //! - [`layout`]: who gossips with whom;
+//! - [`grid`]: round-aligned batching;
+//! - [`route`]: a leaf's choice between its relay and a standby;
 //! - [`settings`]: the `[broadcast]` config section;
 //! - [`wire`]: message bodies;
 //! - [`gossip`]: the IO-free state machine;
 //! - this module: the [`Handler`] gluing them to the runtime.
 
 pub mod gossip;
+pub mod grid;
 pub mod layout;
 pub mod range_set;
+pub mod route;
 pub mod settings;
 pub mod wire;
 
 #[cfg(test)]
 mod tests;
+
+use std::time::Duration;
 
 use glomers_runtime::{
     ConfigError, Ctx, Error, Family, Handler, HandlerSpec, Never, Result, Section, Sender, TimerId,
@@ -76,6 +84,35 @@ pub enum BroadcastTimer {
     Flush,
     /// The periodic anti-entropy check.
     AntiEntropy,
+    /// A leaf's batch may have gone unanswered: check the route.
+    Failover,
+    /// Relay what leaves routed through this node.
+    Standby,
+}
+
+/// A one-shot timer kept at the instant the gossip state asks for.
+#[derive(Debug, Default)]
+struct Alarm(Option<(TimerId, Duration)>);
+
+impl Alarm {
+    /// Arms, moves or cancels the timer so that it fires `timer` at `want`.
+    fn keep(&mut self, ctx: &mut Ctx<Broadcast>, want: Option<Duration>, timer: BroadcastTimer) {
+        if self.0.map(|(_, at)| at) == want {
+            return;
+        }
+        if let Some((id, _)) = self.0.take() {
+            ctx.cancel_timer(id);
+        }
+        if let Some(at) = want {
+            let id = ctx.set_timer(at.saturating_sub(ctx.now()), timer);
+            self.0 = Some((id, at));
+        }
+    }
+
+    /// The timer fired.
+    fn fired(&mut self) {
+        self.0 = None;
+    }
 }
 
 /// The broadcast handler: settings until `init`, then the gossip state.
@@ -83,6 +120,8 @@ pub struct Broadcast {
     settings: Settings,
     gossip: Option<Gossip>,
     flush_timer: Option<TimerId>,
+    failover: Alarm,
+    standby: Alarm,
 }
 
 impl Broadcast {
@@ -92,23 +131,35 @@ impl Broadcast {
             settings,
             gossip: None,
             flush_timer: None,
+            failover: Alarm::default(),
+            standby: Alarm::default(),
         }
     }
 
-    /// Flushes now or arms the flush timer if values wait and no flush is planned.
+    /// Flushes now or arms the flush timer if values wait and no flush is planned (a
+    /// timer armed for a grid the relay has since moved is armed again), and keeps the
+    /// failover and standby timers at the instants the gossip state asks for.
     fn schedule(&mut self, ctx: &mut Ctx<Self>) {
         let Some(g) = self.gossip.as_mut() else {
             return;
         };
-        if !g.flush_pending() || self.flush_timer.is_some() {
-            return;
+        if g.take_flush_moved() {
+            if let Some(id) = self.flush_timer.take() {
+                ctx.cancel_timer(id);
+            }
         }
-        let wait = g.batch();
-        if wait.is_zero() {
-            g.flush(ctx);
-        } else {
-            self.flush_timer = Some(ctx.set_timer(wait, BroadcastTimer::Flush));
+        if g.flush_pending() && self.flush_timer.is_none() {
+            let wait = g.flush_delay(ctx.now());
+            if wait.is_zero() {
+                g.flush(ctx);
+            } else {
+                self.flush_timer = Some(ctx.set_timer(wait, BroadcastTimer::Flush));
+            }
         }
+        self.failover
+            .keep(ctx, g.failover_deadline(), BroadcastTimer::Failover);
+        self.standby
+            .keep(ctx, g.standby_due(), BroadcastTimer::Standby);
     }
 }
 
@@ -175,11 +226,23 @@ impl Handler for Broadcast {
         match timer {
             BroadcastTimer::Flush => {
                 self.flush_timer = None;
-                g.flush(ctx);
+                if g.flush_pending() {
+                    g.flush(ctx);
+                }
             }
             BroadcastTimer::AntiEntropy => {
                 let now = ctx.now();
                 g.tick(now, ctx);
+            }
+            BroadcastTimer::Failover => {
+                self.failover.fired();
+                let now = ctx.now();
+                g.check_route(now, ctx);
+            }
+            BroadcastTimer::Standby => {
+                self.standby.fired();
+                let now = ctx.now();
+                g.relay_for_standby(now, ctx);
             }
         }
         self.schedule(ctx);

@@ -33,7 +33,11 @@ fn scenarios(family: &str) -> Vec<Scenario> {
             config: "",
             request: |_, _| json!({"type": "generate"}),
         }],
-        "broadcast" => ["", "topology = \"maelstrom\"\nrelay_batch_ms = 30"]
+        "broadcast" => [
+            "",
+            "topology = \"maelstrom\"\nrelay_batch_ms = 30",
+            "batching = \"rounds\"\nround_ms = 200\nround_slack_ms = 20\nfailover_ms = 150",
+        ]
             .into_iter()
             .map(|config| Scenario {
                 config,
@@ -45,7 +49,7 @@ fn scenarios(family: &str) -> Vec<Scenario> {
                 },
             })
             .collect(),
-        "counter" => ["", "mode = \"crdt\""]
+        "counter" => ["", "mode = \"crdt\"", "add_ack = \"received\"\nflush_ms = 300"]
             .into_iter()
             .map(|config| Scenario {
                 config,

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Sweeps the broadcast family's intervals on the 3d/3e bench run and prints the trade-off
-# table: interval settings, msgs-per-op (servers), median and max stable latency, valid.
+# Sweeps the broadcast family's settings on the 3d/3e bench run and prints the trade-off
+# table: the settings swept, msgs-per-op (servers), median and max stable latency, valid.
 #
 # Every combination of the given lists runs once per seed, serially, with the settings
 # passed to the nodes as environment overrides (GLOMERS__BROADCAST__<KEY>=value) on top of
-# the chosen preset. Each run's results stay under the store directory.
+# the chosen preset. Only the swept settings get a column; the others keep the preset's
+# values. Each run's results stay under the store directory.
 #
 # Usage: sim/scripts/broadcast-sweep.sh [options] [-- extra glomers-sim test args]
 #   --preset NAME        config preset the nodes start from (default broadcast-3e.toml)
-#   --origin LIST        origin_batch_ms values, comma-separated (default: the preset's)
-#   --relay LIST         relay_batch_ms values
+#   --batching LIST      batching values (independent, rounds)
+#   --round LIST         round_ms values (rounds)
+#   --slack LIST         round_slack_ms values (rounds)
+#   --markers LIST       round_markers values (true, false)
+#   --origin LIST        origin_batch_ms values, comma-separated (independent)
+#   --relay LIST         relay_batch_ms values (independent)
+#   --failover LIST      failover_ms values (0 turns routing around the hub off)
 #   --anti-entropy LIST  anti_entropy_ms values
 #   --retry LIST         retry_after_ms values
 #   --topology LIST      topology values (star, tree, total, grid, maelstrom)
@@ -21,16 +27,31 @@
 #   --store DIR          where runs are stored (default: a fresh temporary directory)
 #   --bin PATH           node binary (default target/release/glomers-host)
 #   --sim PATH           bench binary (default target/release/glomers-sim)
-# Example: sim/scripts/broadcast-sweep.sh --origin 0,250,500 --relay 200,500 --seeds 1,2
+# Example: sim/scripts/broadcast-sweep.sh --batching rounds --round 1400,1700 --seeds 1,2
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 preset=broadcast-3e.toml
-origin="" relay="" anti_entropy="" retry="" topology="" fanout="" acks=""
 seeds=1 nemesis=() nodes=25 time_limit=20 rate=100 latency=100 store=""
 bin="$root/target/release/glomers-host"
 sim="$root/target/release/glomers-sim"
 extra=()
+
+# The sweepable settings: option name, config key, column title.
+options=(batching round slack markers origin relay failover anti-entropy retry topology fanout acks)
+declare -A key=(
+    [batching]=batching [round]=round_ms [slack]=round_slack_ms [markers]=round_markers
+    [origin]=origin_batch_ms [relay]=relay_batch_ms [failover]=failover_ms
+    [anti-entropy]=anti_entropy_ms [retry]=retry_after_ms [topology]=topology
+    [fanout]=fanout [acks]=acks
+)
+declare -A title=(
+    [batching]=batching [round]="round ms" [slack]="slack ms" [markers]=markers
+    [origin]="origin ms" [relay]="relay ms" [failover]="failover ms"
+    [anti-entropy]="anti-entropy ms" [retry]="retry ms" [topology]=topology
+    [fanout]=fanout [acks]=acks
+)
+declare -A list=()
 
 need_value() {
     if [[ $# -lt 2 || -z "$2" ]]; then
@@ -40,15 +61,12 @@ need_value() {
 }
 
 while [[ $# -gt 0 ]]; do
+    opt=${1#--}
+    if [[ "$1" == --* && -n "${key[$opt]:-}" ]]; then
+        need_value "$@"; list[$opt]=$2; shift 2; continue
+    fi
     case "$1" in
         --preset) need_value "$@"; preset=$2; shift 2 ;;
-        --origin) need_value "$@"; origin=$2; shift 2 ;;
-        --relay) need_value "$@"; relay=$2; shift 2 ;;
-        --anti-entropy) need_value "$@"; anti_entropy=$2; shift 2 ;;
-        --retry) need_value "$@"; retry=$2; shift 2 ;;
-        --topology) need_value "$@"; topology=$2; shift 2 ;;
-        --fanout) need_value "$@"; fanout=$2; shift 2 ;;
-        --acks) need_value "$@"; acks=$2; shift 2 ;;
         --seeds) need_value "$@"; seeds=$2; shift 2 ;;
         --nemesis) nemesis=(--nemesis partition); shift ;;
         --node-count) need_value "$@"; nodes=$2; shift 2 ;;
@@ -74,52 +92,57 @@ command -v jq >/dev/null || { echo "broadcast-sweep: jq is required" >&2; exit 2
 [[ -n "$store" ]] || store=$(mktemp -d "${TMPDIR:-/tmp}/broadcast-sweep.XXXXXX")
 mkdir -p "$store"
 
-# The grid: each dimension is a list; an empty list means "keep the preset's value".
-split() { if [[ -z "$1" ]]; then echo "-"; else tr ',' ' ' <<<"$1"; fi; }
+# The swept dimensions, in the order of `options`.
+swept=()
+for opt in "${options[@]}"; do
+    [[ -z "${list[$opt]:-}" ]] || swept+=("$opt")
+done
 
 printf '# preset %s, %s nodes, --time-limit %s --rate %s --latency %s %s\n' \
     "$preset" "$nodes" "$time_limit" "$rate" "$latency" "${nemesis[*]:-}"
-printf '# runs stored under %s\n' "$store"
-header='| topology | fanout | origin ms | relay ms | anti-entropy ms | retry ms | acks | seed | msgs-per-op | median ms | max ms | valid |'
-echo "$header"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+printf '# runs stored under %s; settings not listed keep the preset'"'"'s values\n' "$store"
+header="|" rule="|"
+for opt in "${swept[@]}"; do header+=" ${title[$opt]} |"; rule+="---|"; done
+echo "$header seed | msgs-per-op | median ms | max ms | valid |"
+echo "$rule---|---|---|---|---|"
 
 run=0
-for topo in $(split "$topology"); do
-for fo in $(split "$fanout"); do
-for o in $(split "$origin"); do
-for r in $(split "$relay"); do
-for ae in $(split "$anti_entropy"); do
-for rt in $(split "$retry"); do
-for ak in $(split "$acks"); do
-for seed in $(tr ',' ' ' <<<"$seeds"); do
-    run=$((run + 1))
-    dir="$store/run-$run"
-    env_args=()
-    [[ "$topo" == "-" ]] || env_args+=("GLOMERS__BROADCAST__TOPOLOGY=$topo")
-    [[ "$fo" == "-" ]] || env_args+=("GLOMERS__BROADCAST__FANOUT=$fo")
-    [[ "$o" == "-" ]] || env_args+=("GLOMERS__BROADCAST__ORIGIN_BATCH_MS=$o")
-    [[ "$r" == "-" ]] || env_args+=("GLOMERS__BROADCAST__RELAY_BATCH_MS=$r")
-    [[ "$ae" == "-" ]] || env_args+=("GLOMERS__BROADCAST__ANTI_ENTROPY_MS=$ae")
-    [[ "$rt" == "-" ]] || env_args+=("GLOMERS__BROADCAST__RETRY_AFTER_MS=$rt")
-    [[ "$ak" == "-" ]] || env_args+=("GLOMERS__BROADCAST__ACKS=$ak")
-    set +e
-    env "${env_args[@]}" "$sim" test -w broadcast --bin "$bin" "$preset" \
-        --node-count "$nodes" --time-limit "$time_limit" --rate "$rate" --latency "$latency" \
-        --seed "$seed" --store "$dir" "${nemesis[@]}" "${extra[@]}" >"$dir.log" 2>&1
-    code=$?
-    set -e
-    results=$(find "$dir" -name results.json 2>/dev/null | head -n 1)
-    if [[ -z "$results" ]]; then
-        printf '| %s | %s | %s | %s | %s | %s | %s | %s | - | - | - | no results (exit %s, see %s.log) |\n' \
-            "$topo" "$fo" "$o" "$r" "$ae" "$rt" "$ak" "$seed" "$code" "$dir"
-        continue
+# run_combination INDEX ASSIGNMENTS...: recurses over the swept dimensions, then runs
+# every seed with the chosen KEY=VALUE assignments.
+run_combination() {
+    local depth=$1; shift
+    if [[ $depth -lt ${#swept[@]} ]]; then
+        local opt=${swept[$depth]} value
+        for value in $(tr ',' ' ' <<<"${list[$opt]}"); do
+            run_combination $((depth + 1)) "$@" "$opt=$value"
+        done
+        return
     fi
-    jq -r --arg t "$topo" --arg f "$fo" --arg o "$o" --arg r "$r" --arg ae "$ae" \
-        --arg rt "$rt" --arg ak "$ak" --arg s "$seed" '
-        "| \($t) | \($f) | \($o) | \($r) | \($ae) | \($rt) | \($ak) | \($s) | " +
-        "\(.net.servers.msgs_per_op * 100 | round / 100) | " +
-        "\(.workload.stable_latencies["0.5"] // "-") | \(.workload.stable_latencies["1"] // "-") | " +
-        "\(.valid) |"' "$results"
-done; done; done; done; done; done; done; done
-echo "# '-' means the preset's value"
+    local seed env_args=() cells="|" assignment
+    for assignment in "$@"; do
+        local opt=${assignment%%=*} value=${assignment#*=}
+        env_args+=("GLOMERS__BROADCAST__$(tr '[:lower:]' '[:upper:]' <<<"${key[$opt]}")=$value")
+        cells+=" $value |"
+    done
+    for seed in $(tr ',' ' ' <<<"$seeds"); do
+        run=$((run + 1))
+        local dir="$store/run-$run" code results
+        set +e
+        env "${env_args[@]}" "$sim" test -w broadcast --bin "$bin" "$preset" \
+            --node-count "$nodes" --time-limit "$time_limit" --rate "$rate" --latency "$latency" \
+            --seed "$seed" --store "$dir" "${nemesis[@]}" "${extra[@]}" >"$dir.log" 2>&1
+        code=$?
+        set -e
+        results=$(find "$dir" -name results.json 2>/dev/null | head -n 1)
+        if [[ -z "$results" ]]; then
+            printf '%s %s | - | - | - | no results (exit %s, see %s.log) |\n' "$cells" "$seed" "$code" "$dir"
+            continue
+        fi
+        jq -r --arg cells "$cells" --arg s "$seed" '
+            "\($cells) \($s) | " +
+            "\(.net.servers.msgs_per_op * 1000 | round / 1000) | " +
+            "\(.workload.stable_latencies["0.5"] // "-") | \(.workload.stable_latencies["1"] // "-") | " +
+            "\(.valid) |"' "$results"
+    done
+}
+run_combination 0

@@ -5,6 +5,12 @@
 //! - **Deltas.** Every value learned is appended to a log. A flush sends each neighbour
 //!   the log entries since the previous flush that it is not already known to have
 //!   (relaying nodes forward everything, the others only their clients' values).
+//! - **When.** With independent batching a flush comes a fixed delay after the first
+//!   value waiting; with rounds it comes at the next instant of the node's [`Grid`], and
+//!   a leaf's grid follows its relay's answers (see [`super::grid`]).
+//! - **Answers.** A leaf's batch may ask its relay for an answer (`at`): the relay then
+//!   writes to it at its next flush even with nothing new, which confirms the batch,
+//!   carries the round alignment and tells the leaf its relay is reachable.
 //! - **Confirmation.** `confirmed[peer]` only ever holds values the peer really has: what
 //!   it sent us, what it said it `got`, what its `have` summary lists. Nothing is marked
 //!   optimistically, so a message lost in a partition leaves a visible gap.
@@ -12,18 +18,38 @@
 //!   `retry_after` and still unconfirmed are sent again with our whole set as ranges and a
 //!   request to answer; the answer carries the neighbour's set, and each side pushes what
 //!   the other lacks. Once every neighbour confirmed everything, the check sends nothing.
+//! - **Failover** ([`failover`]): a leaf whose relay stays silent routes its batches
+//!   through a standby, which forwards them to every node.
 //! - **Memory** is a few words per value: the set, the log with learn times, and one
 //!   range set per peer (ranges, so usually tiny). Nothing grows with messages sent.
+
+mod failover;
+mod rounds;
 
 use std::time::Duration;
 
 use glomers_runtime::Ctx;
 
+use super::grid::{next_send, stamp, Transit};
 use super::layout::Plan;
 use super::range_set::RangeSet;
-use super::settings::Settings;
+use super::route::Route;
+use super::settings::{Batching, Settings};
 use super::wire::{GossipIn, GossipOut, GOSSIP};
 use super::Broadcast;
+
+use failover::Standby;
+use rounds::Rounds;
+
+/// A leaf's batch waiting for this relay's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Answer {
+    /// The batch's stamp, on the leaf's clock (ms).
+    at: u64,
+    /// When it arrived, on our clock, as if with the least recent transit (see
+    /// [`Transit`]).
+    arrived: Duration,
+}
 
 #[derive(Debug, Default, Clone)]
 struct Peer {
@@ -31,6 +57,23 @@ struct Peer {
     confirmed: RangeSet,
     /// Log length when we last wrote to this peer: entries after it are news for `got`.
     told: usize,
+    /// The peer's latest batch that asked for an answer, not answered yet.
+    answer: Option<Answer>,
+    /// The transits of its recent stamped batches.
+    transit: Transit,
+    /// We have answered one of the peer's batches before.
+    answered: bool,
+}
+
+/// What one outgoing gossip message carries besides `v` and `got` (see [`super::wire`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct Fields {
+    /// Our whole set.
+    have: bool,
+    reply: bool,
+    at: Option<u64>,
+    next: Option<u64>,
+    relay: bool,
 }
 
 /// One node's gossip state.
@@ -50,6 +93,12 @@ pub struct Gossip {
     buf: Vec<u64>,
     set_v: RangeSet,
     set_got: RangeSet,
+    /// Round-aligned batching, if configured.
+    rounds: Option<Rounds>,
+    /// A leaf's choice of where to send (failover on).
+    route: Option<Route>,
+    /// Values routed through this node by leaves whose relay is silent.
+    standby: Standby,
 }
 
 impl Gossip {
@@ -64,10 +113,19 @@ impl Gossip {
             }
         };
         let plan = Plan::new(settings.layout, idx, names.len(), None);
-        Gossip {
+        let rounds = match settings.batching {
+            Batching::Rounds {
+                period,
+                slack,
+                markers,
+            } => Some(Rounds::new(period, slack, markers, names.len())),
+            Batching::Independent => None,
+        };
+        let mut g = Gossip {
             settings,
             me: idx,
             peers: vec![Peer::default(); names.len()],
+            standby: Standby::new(names.len()),
             names,
             plan,
             known: RangeSet::new(),
@@ -79,7 +137,11 @@ impl Gossip {
             buf: Vec::new(),
             set_v: RangeSet::new(),
             set_got: RangeSet::new(),
-        }
+            rounds,
+            route: None,
+        };
+        g.route = g.new_route();
+        g
     }
 
     /// Every value this node knows.
@@ -102,18 +164,49 @@ impl Gossip {
         &self.names[self.me]
     }
 
-    /// How long this node holds new values before a flush.
+    /// The longest this node holds new values before a flush.
     pub fn batch(&self) -> Duration {
-        if self.plan.relays {
-            self.settings.relay_batch
-        } else {
-            self.settings.origin_batch
+        match self.settings.batching {
+            Batching::Rounds { period, .. } => period,
+            Batching::Independent if self.plan.relays => self.settings.relay_batch,
+            Batching::Independent => self.settings.origin_batch,
         }
     }
 
-    /// True if new values wait for a flush.
+    /// How long from `now` until the flush of what waits now: the batching delay, or
+    /// in rounds the next instant due (see [`rounds`]).
+    pub fn flush_delay(&self, now: Duration) -> Duration {
+        match &self.rounds {
+            Some(rounds) => self.round_flush_delay(rounds, now),
+            None => self.batch(),
+        }
+    }
+
+    /// True (once) if the instant of the next flush moved since the last call (a relay's
+    /// answer moved a leaf's grid, or every leaf a relay expects is in): a flush timer
+    /// armed before should be armed again.
+    pub fn take_flush_moved(&mut self) -> bool {
+        self.rounds
+            .as_mut()
+            .is_some_and(|r| std::mem::take(&mut r.moved))
+    }
+
+    /// True if new values (or answers owed to leaves) wait for a flush.
     pub fn flush_pending(&self) -> bool {
         self.unflushed
+    }
+
+    /// A node that only originates and has one relay: a star or tree leaf.
+    fn is_leaf(&self) -> bool {
+        !self.plan.relays && self.plan.neighbours.len() == 1
+    }
+
+    /// The route of a leaf when failover is on.
+    fn new_route(&self) -> Option<Route> {
+        let failover = self.settings.failover?;
+        let silence = self.settings.relay_wait() + failover;
+        self.is_leaf()
+            .then(|| Route::new(self.me, self.plan.neighbours[0], self.names.len(), silence))
     }
 
     /// Replaces the overlay with Maelstrom's neighbours (only for the `maelstrom` layout).
@@ -124,6 +217,7 @@ impl Gossip {
             self.names.len(),
             Some(&neighbours),
         );
+        self.route = self.new_route();
         // Values learned under the old plan go out again under the new one.
         self.cursor = 0;
         self.unflushed = !self.log.is_empty() && !self.plan.neighbours.is_empty();
@@ -176,9 +270,26 @@ impl Gossip {
         if let Some(have) = &msg.have {
             confirmed.union_with(have);
         }
-        if fresh && self.plan.relays {
+        if fresh && (self.plan.relays || self.confirms_in_rounds()) {
+            // Relays forward; leaves sending markers confirm with their next message.
             self.unflushed = true;
         }
+        if msg.have.is_none() && self.plan.neighbours.contains(&p) {
+            self.round_message_from(p);
+        }
+        let answer = msg.at.map(|at| Answer {
+            at,
+            arrived: self.peers[p].transit.settle(at, now),
+        });
+        if let (Some(answer), true, false) = (answer, self.plan.relays, msg.relay) {
+            self.take_batch_stamp(p, answer, now, ctx);
+        }
+        self.take_round_answer(p, msg.next);
+        if msg.relay {
+            let gather = self.settings.standby_gather();
+            self.standby.intake(p, &msg.v, answer, now, gather);
+        }
+        self.route_heard(p, msg.relay, now, ctx);
         if msg.have.is_some() {
             // Anti-entropy: push what the peer's fresh summary lacks, leaving out values
             // that may still be on their way to it.
@@ -186,57 +297,158 @@ impl Gossip {
             let mut missing = std::mem::take(&mut self.set_v);
             self.relevant_missing(p, settled, &mut missing);
             if msg.reply || !missing.is_empty() {
-                self.send(p, &missing, None, msg.reply, false, ctx);
+                let fields = Fields {
+                    have: msg.reply,
+                    ..Fields::default()
+                };
+                self.send(p, &missing, None, fields, ctx);
             }
             self.set_v = missing;
         } else if msg.reply {
             // An acknowledged send: confirm what arrived, duplicates included.
             let empty = RangeSet::new();
-            self.send(p, &empty, Some(&msg.v), false, false, ctx);
+            self.send(p, &empty, Some(&msg.v), Fields::default(), ctx);
         }
         true
     }
 
-    /// Sends each neighbour the values learned since the last flush that it may lack.
-    pub fn flush(&mut self, ctx: &mut Ctx<Broadcast>) {
-        self.unflushed = false;
-        let (start, end) = (self.cursor, self.log.len());
-        self.cursor = end;
-        if start == end {
+    /// A leaf's batch asks for an answer: at the next flush, or, in rounds, at once if it
+    /// is the leaf's first (so that the leaf is aligned from its second batch on instead
+    /// of after a whole round) or if the round that will carry it is more than half a
+    /// round away: the batch missed its round, and a late leaf should not take the wait
+    /// for the next one for a silent relay. Its values go with the next round either way.
+    fn take_batch_stamp(
+        &mut self,
+        p: usize,
+        answer: Answer,
+        now: Duration,
+        ctx: &mut Ctx<Broadcast>,
+    ) {
+        let first = !std::mem::replace(&mut self.peers[p].answered, true);
+        let at_once = first || self.round_far_off(now);
+        if let (true, Some(next)) = (at_once, self.round_answer(answer, now)) {
+            let fields = Fields {
+                next: Some(next),
+                ..Fields::default()
+            };
+            self.send(p, &RangeSet::new(), None, fields, ctx);
             return;
         }
+        self.peers[p].answer = Some(answer);
+        self.unflushed = true;
+    }
+
+    /// Sends each neighbour the values learned since the last flush that it may lack,
+    /// and answers the leaves' batches that asked for it.
+    pub fn flush(&mut self, ctx: &mut Ctx<Broadcast>) {
+        self.unflushed = false;
+        let now = ctx.now();
+        self.round_flush_starts(now);
+        let (start, end) = (self.cursor, self.log.len());
+        self.cursor = end;
+        if self.route.as_ref().is_some_and(|r| !r.on_primary()) {
+            self.flush_around(start, end, now, ctx);
+            return;
+        }
+        let stamp = self.asks_answers().then(|| stamp(now));
         let mut v = std::mem::take(&mut self.set_v);
         for n in 0..self.plan.neighbours.len() {
             let p = self.plan.neighbours[n];
-            self.buf.clear();
             let confirmed = &self.peers[p].confirmed;
-            for &x in &self.log[start..end] {
-                if (self.plan.relays || self.own.contains(x)) && !confirmed.contains(x) {
-                    self.buf.push(x);
+            if self.round_leaf() {
+                // Every earlier batch has been answered by now (a round is longer than
+                // a round trip): own values still unconfirmed were lost, so they go
+                // again with this batch.
+                self.own.difference_into(confirmed, &mut v);
+            } else {
+                self.buf.clear();
+                for &x in &self.log[start..end] {
+                    if (self.plan.relays || self.own.contains(x)) && !confirmed.contains(x) {
+                        self.buf.push(x);
+                    }
                 }
+                v.assign_from(&mut self.buf);
             }
-            if self.buf.is_empty() {
+            let answer = self.peers[p].answer.take();
+            let with_values = !v.is_empty();
+            self.round_wrote(p, with_values);
+            if !with_values && answer.is_none() && !self.owes_marker(p) {
                 continue;
             }
-            v.assign_from(&mut self.buf);
-            self.send(p, &v, None, false, self.settings.acks, ctx);
+            // Only own values ask for an answer; a marker (`got` alone) does not.
+            let at = stamp.filter(|_| with_values);
+            let fields = Fields {
+                reply: self.settings.acks,
+                at,
+                next: answer.and_then(|a| self.round_answer(a, now)),
+                ..Fields::default()
+            };
+            self.send(p, &v, None, fields, ctx);
+            if at.is_some() {
+                let within = self.primary_answer_bound();
+                if let Some(route) = self.route.as_mut() {
+                    route.sent(now, within);
+                }
+            }
         }
         self.set_v = v;
+        self.round_flush_ends();
+    }
+
+    /// Leaves stamp their batches when they want answers: to align rounds or to notice
+    /// a silent relay.
+    fn asks_answers(&self) -> bool {
+        self.is_leaf() && (self.rounds.is_some() || self.settings.failover.is_some())
+    }
+
+    /// In rounds, when the leaf whose batch is `a` should send its next one.
+    fn round_answer(&self, a: Answer, now: Duration) -> Option<u64> {
+        let Batching::Rounds { slack, .. } = self.settings.batching else {
+            return None;
+        };
+        let grid = &self.rounds.as_ref()?.grid;
+        Some(next_send(a.at, a.arrived, grid.after(now), slack))
     }
 
     /// The anti-entropy check: for each neighbour, resend values older than `retry_after`
     /// that it has not confirmed, with our set and a request to answer.
     pub fn tick(&mut self, now: Duration, ctx: &mut Ctx<Broadcast>) {
+        self.confirm_quietly(now, ctx);
         let settled = self.settled_prefix(self.settings.retry_after, now);
         let mut doubt = std::mem::take(&mut self.set_v);
         for n in 0..self.plan.neighbours.len() {
             let p = self.plan.neighbours[n];
             self.relevant_missing(p, settled, &mut doubt);
             if !doubt.is_empty() {
-                self.send(p, &doubt, None, true, true, ctx);
+                let fields = Fields {
+                    have: true,
+                    reply: true,
+                    ..Fields::default()
+                };
+                self.send(p, &doubt, None, fields, ctx);
             }
         }
         self.set_v = doubt;
+    }
+
+    /// A leaf confirms to its relay what it learned since it last wrote to it, once that
+    /// is `retry_after / 2` old: a leaf with nothing of its own to send (at the end of a
+    /// run, say) thus settles its relay's last batches with one message, before the
+    /// relay's check would spend two on each.
+    fn confirm_quietly(&mut self, now: Duration, ctx: &mut Ctx<Broadcast>) {
+        if !self.is_leaf() || self.unflushed || self.route.as_ref().is_some_and(|r| !r.on_primary())
+        {
+            return;
+        }
+        let relay = self.plan.neighbours[0];
+        let told = self.peers[relay].told;
+        let due = self
+            .learned
+            .get(told)
+            .is_some_and(|&t| t + self.settings.retry_after / 2 <= now);
+        if due {
+            self.send(relay, &RangeSet::new(), None, Fields::default(), ctx);
+        }
     }
 
     /// Length of the log prefix learned at least `age` ago and already flushed.
@@ -263,14 +475,13 @@ impl Gossip {
     }
 
     /// Writes one gossip message to `peer`: `v`, plus as `got` the log entries since we
-    /// last wrote to it (and `extra_got`), plus our whole set if `with_have`.
+    /// last wrote to it (and `extra_got`), plus `fields`.
     fn send(
         &mut self,
         peer: usize,
         v: &RangeSet,
         extra_got: Option<&RangeSet>,
-        with_have: bool,
-        reply: bool,
+        fields: Fields,
         ctx: &mut Ctx<Broadcast>,
     ) {
         let state = &mut self.peers[peer];
@@ -290,8 +501,11 @@ impl Gossip {
             msg_type: GOSSIP,
             v,
             got: &got,
-            have: with_have.then_some(&self.known),
-            reply,
+            have: fields.have.then_some(&self.known),
+            reply: fields.reply,
+            at: fields.at,
+            next: fields.next,
+            relay: fields.relay,
         };
         ctx.send(&self.names[peer], &body);
         self.set_got = got;
@@ -341,6 +555,7 @@ mod tests {
             got: RangeSet::new(),
             have: have.map(|h| h.iter().copied().collect()),
             reply,
+            ..GossipIn::default()
         }
     }
 

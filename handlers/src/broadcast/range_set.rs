@@ -178,6 +178,16 @@ impl RangeSet {
         }
     }
 
+    /// Removes every value of `other` from the set.
+    pub fn subtract(&mut self, other: &RangeSet) {
+        if self.is_empty() || other.is_empty() {
+            return;
+        }
+        let mut out = RangeSet::new();
+        self.difference_into(other, &mut out);
+        *self = out;
+    }
+
     /// The values in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.ranges.iter().flat_map(|&(lo, hi)| lo..=hi)
@@ -447,6 +457,15 @@ mod tests {
                 "{bad} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn subtract_removes_overlaps_only() {
+        let mut s = set(&[1, 2, 3, 4, 5, 9]);
+        s.subtract(&set(&[2, 3, 9, 20]));
+        assert_eq!(s.ranges(), &[(1, 1), (4, 5)]);
+        s.subtract(&RangeSet::new());
+        assert_eq!(s.ranges(), &[(1, 1), (4, 5)]);
     }
 
     #[test]

@@ -10,8 +10,11 @@ use glomers_runtime::testkit::TestNode;
 use serde_json::{json, Value};
 
 use super::layout::Layout;
-use super::settings::Settings;
+use super::settings::{Batching, Settings};
 use super::Broadcast;
+
+mod failover;
+mod rounds;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -20,7 +23,7 @@ fn ms(n: u64) -> Duration {
 }
 
 fn node(settings: Settings) -> TestNode {
-    TestNode::with("broadcast", Broadcast::new(settings))
+    TestNode::with("broadcast", Broadcast::new(settings)).recording()
 }
 
 fn settings(text: &str) -> Settings {
@@ -76,15 +79,30 @@ struct Net {
     next_msg_id: u64,
     duplicate: bool,
     jitter: Option<(Lcg, u64)>,
+    /// Extra latency of messages from one node to another (a slow link or a stall).
+    slow: HashMap<(usize, usize), Duration>,
+    /// (when, to, value) for every value carried in a delivered message's `v`.
+    arrivals: Vec<(Duration, usize, u64)>,
 }
 
 impl Net {
     fn new(count: usize, settings: &Settings) -> Net {
+        Net::with_clocks(count, settings, |_| Duration::ZERO)
+    }
+
+    /// A cluster whose node `i` started `started_before(i)` before the test's time 0, so
+    /// its clock (`ctx.now()`) reads that much more than the others'.
+    fn with_clocks(
+        count: usize,
+        settings: &Settings,
+        started_before: impl Fn(usize) -> Duration,
+    ) -> Net {
         let ids: Vec<String> = (0..count).map(|i| format!("n{i}")).collect();
         let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut nodes = Vec::new();
-        for id in &ids {
+        for (i, id) in ids.iter().enumerate() {
             let mut n = node(settings.clone());
+            assert!(n.advance(started_before(i)).is_empty());
             let out = n.init(id, &id_refs);
             assert_eq!(out.len(), 1, "only init_ok on init: {out:?}");
             nodes.push(n);
@@ -102,6 +120,8 @@ impl Net {
             next_msg_id: 1,
             duplicate: false,
             jitter: None,
+            slow: HashMap::new(),
+            arrivals: Vec::new(),
         }
     }
 
@@ -130,10 +150,11 @@ impl Net {
             });
             let copies = if self.duplicate { 2 } else { 1 };
             for _ in 0..copies {
-                let extra = match &mut self.jitter {
+                let mut extra = match &mut self.jitter {
                     Some((rng, max)) => ms(rng.below(*max + 1)),
                     None => Duration::ZERO,
                 };
+                extra += self.slow.get(&(from, to)).copied().unwrap_or_default();
                 self.seq += 1;
                 self.queue.push(InFlight {
                     at: self.now + self.latency + extra,
@@ -146,18 +167,38 @@ impl Net {
         }
     }
 
-    /// Runs the cluster for `d`, 1 ms at a time.
+    /// Runs the cluster for `d`, in whole milliseconds: the same as stepping 1 ms at a
+    /// time, but jumping over the milliseconds in which nothing is due.
     fn run(&mut self, d: Duration) {
         let end = self.now + d;
         while self.now < end {
             self.deliver_due();
-            self.now += MS;
+            let step = self
+                .next_event()
+                .map_or(end, |t| t.min(end))
+                .max(self.now + MS);
+            let by = step - self.now;
+            self.now = step;
             for i in 0..self.nodes.len() {
-                let out = self.nodes[i].advance(MS);
+                let out = self.nodes[i].advance(by);
                 self.route(i, out);
             }
         }
         self.deliver_due();
+    }
+
+    /// The first whole millisecond at which a message is due or a node has a deadline.
+    fn next_event(&mut self) -> Option<Duration> {
+        let mut next = self.queue.iter().map(|m| m.at).min();
+        for n in &mut self.nodes {
+            // A node's clock reads its start offset more than the network's.
+            let offset = n.now() - self.now;
+            if let Some(at) = n.node().next_deadline() {
+                let at = at.saturating_sub(offset);
+                next = Some(next.map_or(at, |t| t.min(at)));
+            }
+        }
+        next.map(|t| Duration::from_millis(t.as_nanos().div_ceil(1_000_000) as u64))
     }
 
     fn deliver_due(&mut self) {
@@ -173,6 +214,9 @@ impl Net {
             let m = self.queue.swap_remove(i);
             if self.cut.contains(&(m.from, m.to)) {
                 continue;
+            }
+            for v in values_in(&m.msg["body"]["v"]) {
+                self.arrivals.push((self.now, m.to, v));
             }
             let out = self.nodes[m.to].deliver(m.msg);
             self.route(m.to, out);
@@ -346,6 +390,20 @@ fn settings_defaults_and_overrides() {
     assert_eq!(s.anti_entropy, None);
     assert_eq!((s.retry_after, s.repair_grace), (ms(9), ms(11)));
     assert!(s.acks);
+    assert_eq!(s.failover, Some(ms(500)));
+    let s = settings(
+        "batching = \"rounds\"\nround_ms = 900\nround_slack_ms = 12\nround_markers = false\n\
+         failover_ms = 0",
+    );
+    assert_eq!(
+        s.batching,
+        Batching::Rounds {
+            period: ms(900),
+            slack: ms(12),
+            markers: false
+        }
+    );
+    assert_eq!(s.failover, None);
 }
 
 #[test]
@@ -356,6 +414,9 @@ fn settings_reject_bad_values() {
         "relay_batch_ms = -1",
         "retry_after_ms = 0",
         "acks = 1",
+        "batching = \"lockstep\"",
+        "round_ms = 100\nround_slack_ms = 100",
+        "round_ms = 0",
     ] {
         let config = Config::parse("t.toml", &format!("[broadcast]\n{bad}\n")).unwrap();
         let mut section = config.section("broadcast");
@@ -441,11 +502,19 @@ fn origin_batching_holds_values_for_the_configured_interval() {
     assert_eq!(net.sent.len(), 1);
     assert_eq!(net.sent[0].to, 0);
     assert_eq!(net.sent[0].body["v"], json!([[10, 11], 13]));
-    // The hub relays at once (relay batch 0) to the other leaf only.
+    // The batch is stamped: it asks the hub for an answer.
+    assert_eq!(net.sent[0].body["at"], json!(100));
+    // The hub relays at once (relay batch 0) to the other leaf, and answers the origin
+    // with a confirmation only.
     net.run(ms(101));
-    assert_eq!(net.sent.len(), 2);
-    assert_eq!(net.sent[1].to, 2);
-    assert_eq!(net.sent[1].at, ms(200));
+    assert_eq!(net.sent.len(), 3);
+    assert_eq!((net.sent[1].to, net.sent[1].at), (1, ms(200)));
+    assert_eq!(
+        net.sent[1].body,
+        json!({"type": "bcast_gossip", "got": [[10, 11], 13]})
+    );
+    assert_eq!((net.sent[2].to, net.sent[2].at), (2, ms(200)));
+    assert_eq!(net.sent[2].body["v"], json!([[10, 11], 13]));
 }
 
 #[test]
@@ -541,7 +610,8 @@ fn tree_and_grid_layouts_converge() {
 
 #[test]
 fn isolated_hub_catches_up_and_spreads_after_the_heal() {
-    let s = settings("topology = \"star\"\nrelay_batch_ms = 100");
+    // Without failover, leaves wait for the hub.
+    let s = settings("topology = \"star\"\nrelay_batch_ms = 100\nfailover_ms = 0");
     let mut net = Net::new(7, &s);
     net.broadcast(3, 100);
     net.run(ms(500));
@@ -649,7 +719,8 @@ fn duplicated_and_reordered_delivery_is_harmless() {
 #[test]
 fn acks_confirm_each_batch_and_lost_batches_are_retried() {
     let s = settings(
-        "topology = \"star\"\nrelay_batch_ms = 0\nacks = true\nanti_entropy_ms = 200\nretry_after_ms = 500",
+        "topology = \"star\"\nrelay_batch_ms = 0\nacks = true\nanti_entropy_ms = 200\nretry_after_ms = 500\n\
+         failover_ms = 0",
     );
     let mut net = Net::new(3, &s);
     net.broadcast(1, 5);

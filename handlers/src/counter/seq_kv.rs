@@ -12,8 +12,13 @@
 //!   source of truth and nothing is lost if the node forgets everything.
 //! - `others`: the largest value it has read from each other node's key, a cache used to
 //!   answer `read` without a service round trip. Stale entries only make reads lag.
-//! - the adds waiting for the next batch, which are **not acknowledged** until seq-kv has
-//!   stored them, so losing them loses nothing a client was told had happened.
+//! - the adds waiting for the next batch. With `add_ack = "stored"` (the default) they
+//!   are **not acknowledged** until seq-kv has stored them, so losing them loses nothing
+//!   a client was told had happened. With `add_ack = "received"` they are acknowledged
+//!   at once and stored with the next batch: with one client per node that is the only
+//!   way for adds to share a batch at all (a client waiting for its `add_ok` sends
+//!   nothing else), at the price of a window of `flush_ms` in which a crashed node
+//!   would lose acknowledged adds.
 //!
 //! **Adds** are batched: an add is written at once when the node's previous batch is
 //! stored and at least `flush_ms` old; otherwise it waits, and all adds waiting when
@@ -29,7 +34,8 @@
 //! acknowledged; otherwise the cas is retried from the value read. Values only grow, so
 //! an old cas delivered late can never apply twice.
 //!
-//! **Reads** are answered from `own + others` at once. In the background, at most every
+//! **Reads** are answered at once from `own + others`, plus the adds this node has
+//! taken but not yet seen stored (so a client reads its own acknowledged adds). In the background, at most every
 //! `refresh_ms`, the node reads the other nodes' keys. seq-kv only guarantees fresh
 //! state to a node after its own state-changing request, so a refresh reads right after
 //! one: the batch cas of the last tick when there was one, else a pin write. While
@@ -48,7 +54,7 @@ use glomers_runtime::services::{Kv, KvResult, SEQ_KV};
 use glomers_runtime::{Ctx, Handler, Result, RpcOutcome, Sender, Waiter};
 use serde::{Deserialize, Serialize};
 
-use super::{Contribution, CounterReply, SeqKvSettings};
+use super::{AddAck, Contribution, CounterReply, SeqKvSettings};
 
 /// The messages of the seq-kv mode: only the client's.
 #[derive(Deserialize)]
@@ -167,12 +173,14 @@ impl SeqKvCounter {
         }
     }
 
-    /// The value reads return now.
+    /// The value reads return now: every contribution read, plus the adds this node took
+    /// that it has not seen stored yet (the batch being written and the queued ones).
     pub fn value(&self) -> i64 {
-        let own = self.own.unwrap_or_default().value();
+        let writing = self.batch.as_ref().map(|b| b.delta).unwrap_or_default();
+        let own = self.own.unwrap_or_default() + writing + self.queued_delta;
         self.others
             .values()
-            .fold(own, |sum, c| sum.wrapping_add(c.value()))
+            .fold(own.value(), |sum, c| sum.wrapping_add(c.value()))
     }
 
     fn send_cas(&mut self, ctx: &mut Ctx<Self>) {
@@ -204,7 +212,7 @@ impl SeqKvCounter {
     /// Writes the queued adds now if the last batch is done and at least `flush_ms`
     /// old, else makes sure a timer will try again when it is.
     fn maybe_flush(&mut self, ctx: &mut Ctx<Self>) {
-        if self.batch.is_some() || self.queued.is_empty() {
+        if self.batch.is_some() || self.queued_delta == Contribution::default() {
             return;
         }
         let due = self
@@ -369,7 +377,10 @@ impl Handler for SeqKvCounter {
             SeqKvMsg::Add { delta } => {
                 super::check_delta(delta)?;
                 self.queued_delta = self.queued_delta.plus(delta);
-                self.queued.push(from.defer());
+                match self.settings.add_ack {
+                    AddAck::Stored => self.queued.push(from.defer()),
+                    AddAck::Received => ctx.reply(&from, &CounterReply::AddOk),
+                }
                 self.maybe_flush(ctx);
             }
             SeqKvMsg::Read => {

@@ -269,3 +269,73 @@ fn one_refresh_after_the_last_add_is_exact() {
         assert_eq!(read(&mut net, "n0"), 200, "seed {seed}");
     }
 }
+
+fn preset_node() -> TestNode {
+    let text = include_str!("../../../../config/g-counter.toml");
+    let config = glomers_runtime::config::Config::parse("g-counter.toml", text).unwrap();
+    let mut section = config.section("counter");
+    let settings = crate::counter::CounterSettings::from_section(&mut section).unwrap();
+    section.finish().unwrap();
+    TestNode::with("counter", SeqKvCounter::new(settings.seq_kv))
+}
+
+#[test]
+fn acknowledged_on_receipt_adds_share_one_cas_per_flush_and_are_read_at_once() {
+    let settings = SeqKvSettings {
+        add_ack: AddAck::Received,
+        ..SeqKvSettings::default()
+    };
+    let mut net = Net::new(1, 4, || {
+        TestNode::with("counter", SeqKvCounter::new(settings))
+    })
+    .with_service("seq-kv", SeqKv::default());
+    let a = add(&mut net, "n0", 3);
+    assert_eq!(
+        net.reply(a).unwrap()["type"],
+        "add_ok",
+        "answered on receipt"
+    );
+    let more: Vec<u64> = (0..5).map(|_| add(&mut net, "n0", 1)).collect();
+    assert!(more.iter().all(|&id| net.reply(id).is_some()));
+    // Its own acknowledged adds count in this node's reads before they are stored.
+    assert_eq!(read(&mut net, "n0"), 8);
+    net.settle();
+    // The first add went out at once; the five others share the next batch.
+    assert_eq!(seq_kv_value(&mut net, "n0"), Some(json!([3, 0])));
+    net.run(Duration::from_millis(100), STEP);
+    assert_eq!(seq_kv_value(&mut net, "n0"), Some(json!([8, 0])));
+    assert_eq!(net.service_msgs, 4, "two batches, one cas each");
+    assert_eq!(read(&mut net, "n0"), 8);
+}
+
+/// The g-counter preset at the challenge's pace (one client per node, 100 operations
+/// per second), with seq-kv's stale reads: a quarter of a message per operation or
+/// less, and every final read exact.
+#[test]
+fn the_preset_costs_under_a_quarter_message_per_op_with_exact_final_reads() {
+    for seed in 0..4 {
+        let mut net = Net::new(3, seed, preset_node).with_service("seq-kv", SeqKv::default());
+        let mut rng = Rng::new(seed + 7);
+        let (mut sum, mut ops) = (0, 0);
+        for _ in 0..2000 {
+            let node = format!("n{}", rng.range(0, 2));
+            if rng.chance(1.0 / 3.0) {
+                let d = rng.range(0, 4) as i64;
+                sum += d;
+                let id = add(&mut net, &node, d);
+                assert!(net.reply(id).is_some());
+            } else {
+                read(&mut net, &node);
+            }
+            ops += 1;
+            net.run(Duration::from_millis(10), STEP);
+        }
+        net.run(Duration::from_secs(10), STEP);
+        for n in ["n0", "n1", "n2"] {
+            assert_eq!(read(&mut net, n), sum, "seed {seed}, node {n}");
+            ops += 1;
+        }
+        let per_op = net.service_msgs as f64 / ops as f64;
+        assert!(per_op <= 0.25, "seed {seed}: {per_op:.3} msgs per op");
+    }
+}
