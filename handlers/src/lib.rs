@@ -10,12 +10,14 @@
 //! | `counter`  | 4         | add, read (+ `counter_*` gossip) |
 //! | `kafka`    | 5a–5c     | send, poll, commit_offsets, list_committed_offsets (+ `kafka_*`) |
 //! | `txn`      | 6a–6c     | txn (+ `txn_*` replication) |
+//! | `raft`     | beyond: lin-kv, txn-rw-register, txn-list-append | read, write, cas or txn (+ `raft_*`) |
 
 pub mod broadcast;
 pub mod counter;
 pub mod echo;
 pub mod generate;
 pub mod kafka;
+pub mod raft;
 pub mod txn;
 
 #[cfg(test)]
