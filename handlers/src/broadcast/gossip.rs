@@ -1,6 +1,7 @@
 //! The gossip state machine, free of any IO: what a node knows, what each neighbour is
 //! known to have, and what to send when. The handler feeds it client values, incoming
-//! gossip and timer ticks, and it writes its messages into the handler's [`Ctx`].
+//! gossip and timer ticks, and it writes its messages into the handler's [`Ctx`] (any
+//! handler's: the g-set family runs the same state machine).
 //!
 //! - **Deltas.** Every value learned is appended to a log. A flush sends each neighbour
 //!   the log entries since the previous flush that it is not already known to have
@@ -17,13 +18,12 @@
 
 use std::time::Duration;
 
-use glomers_runtime::Ctx;
+use glomers_runtime::{Ctx, Handler};
 
 use super::layout::Plan;
 use super::range_set::RangeSet;
 use super::settings::Settings;
 use super::wire::{GossipIn, GossipOut, GOSSIP};
-use super::Broadcast;
 
 #[derive(Debug, Default, Clone)]
 struct Peer {
@@ -156,12 +156,12 @@ impl Gossip {
 
     /// Handles a `bcast_gossip` from node `from`. Gossip from an id that is not a node of
     /// the cluster is ignored (and reported as false), so nothing is ever sent to it.
-    pub fn on_gossip(
+    pub fn on_gossip<H: Handler>(
         &mut self,
         from: &str,
         msg: &GossipIn,
         now: Duration,
-        ctx: &mut Ctx<Broadcast>,
+        ctx: &mut Ctx<H>,
     ) -> bool {
         let Some(p) = self.index_of(from).filter(|&p| p != self.me) else {
             return false;
@@ -198,7 +198,7 @@ impl Gossip {
     }
 
     /// Sends each neighbour the values learned since the last flush that it may lack.
-    pub fn flush(&mut self, ctx: &mut Ctx<Broadcast>) {
+    pub fn flush<H: Handler>(&mut self, ctx: &mut Ctx<H>) {
         self.unflushed = false;
         let (start, end) = (self.cursor, self.log.len());
         self.cursor = end;
@@ -226,7 +226,7 @@ impl Gossip {
 
     /// The anti-entropy check: for each neighbour, resend values older than `retry_after`
     /// that it has not confirmed, with our set and a request to answer.
-    pub fn tick(&mut self, now: Duration, ctx: &mut Ctx<Broadcast>) {
+    pub fn tick<H: Handler>(&mut self, now: Duration, ctx: &mut Ctx<H>) {
         let settled = self.settled_prefix(self.settings.retry_after, now);
         let mut doubt = std::mem::take(&mut self.set_v);
         for n in 0..self.plan.neighbours.len() {
@@ -264,14 +264,14 @@ impl Gossip {
 
     /// Writes one gossip message to `peer`: `v`, plus as `got` the log entries since we
     /// last wrote to it (and `extra_got`), plus our whole set if `with_have`.
-    fn send(
+    fn send<H: Handler>(
         &mut self,
         peer: usize,
         v: &RangeSet,
         extra_got: Option<&RangeSet>,
         with_have: bool,
         reply: bool,
-        ctx: &mut Ctx<Broadcast>,
+        ctx: &mut Ctx<H>,
     ) {
         let state = &mut self.peers[peer];
         self.buf.clear();
@@ -302,6 +302,7 @@ impl Gossip {
 mod tests {
     use super::*;
     use crate::broadcast::layout::Layout;
+    use crate::broadcast::Broadcast;
     use glomers_runtime::testkit::Sandbox;
 
     /// Collects what the state machine sends, as (destination, JSON body).
