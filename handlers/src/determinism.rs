@@ -77,6 +77,13 @@ fn scenarios(family: &str) -> Vec<Scenario> {
                 json!({"type": "txn", "txn": [["r", a, null], ["w", b, i], ["r", b, null]]})
             },
         }],
+        "gset" => vec![Scenario {
+            config: "relay_batch_ms = 30\nretry_after_ms = 300",
+            request: |rng, i| match rng.range(0, 2) {
+                0 => json!({"type": "read"}),
+                _ => json!({"type": "add", "element": i}),
+            },
+        }],
         "raft" => vec![
             Scenario {
                 config: "machine = \"lin-kv\"",
