@@ -159,6 +159,8 @@ struct Campaign {
     pre: bool,
     term: u64,
     granted: BTreeSet<String>,
+    /// A voter refused because it follows a live leader.
+    led_refusal: bool,
 }
 
 /// This node's role.
@@ -197,6 +199,9 @@ pub struct Raft<M: Machine> {
     /// When a leader last reached this node (or this node last led, or started).
     leader_contact: Duration,
     election_at: Duration,
+    /// Campaigns in a row that voters refused for following a live leader this node
+    /// cannot reach; each doubles the next election timeout (up to 8 times).
+    futile_campaigns: u32,
     election: Alarm,
     round: Alarm,
     held: VecDeque<Held<M::Command>>,
@@ -221,6 +226,7 @@ impl<M: Machine> Raft<M> {
             sessions: BTreeMap::new(),
             leader_contact: Duration::ZERO,
             election_at: Duration::ZERO,
+            futile_campaigns: 0,
             election: Alarm::default(),
             round: Alarm::default(),
             held: VecDeque::new(),

@@ -38,9 +38,10 @@ impl<M: Machine> Raft<M> {
     }
 
     /// Pushes the election deadline to a fresh random point in
-    /// [election timeout, 2 × election timeout] from now.
+    /// [election timeout, 2 × election timeout] from now, times 2 for each futile
+    /// campaign in a row (at most 8).
     pub(super) fn reset_election(&mut self, ctx: &mut Ctx<Self>) {
-        let base = self.settings.election_timeout;
+        let base = self.settings.election_timeout * (1 << self.futile_campaigns.min(3));
         let jitter = self.jitter(ctx, base);
         self.election_at = ctx.now() + base + jitter;
         self.election
@@ -55,6 +56,11 @@ impl<M: Machine> Raft<M> {
             self.election
                 .arm(ctx, self.election_at, RaftTimer::Election);
             return;
+        }
+        if matches!(&self.role, Role::Candidate(c) if c.led_refusal) {
+            // The others follow a leader this node cannot reach: asking again soon only
+            // costs messages. The leader's next append ends the wait.
+            self.futile_campaigns += 1;
         }
         self.campaign(ctx, true);
     }
@@ -74,6 +80,7 @@ impl<M: Machine> Raft<M> {
             pre,
             term,
             granted: BTreeSet::from([self.me.clone()]),
+            led_refusal: false,
         });
         self.reset_election(ctx);
         if self.quorum <= 1 {
@@ -119,7 +126,8 @@ impl<M: Machine> Raft<M> {
 
     pub(super) fn on_vote(&mut self, ctx: &mut Ctx<Self>, from: &Sender, req: VoteRequest) {
         let log_ok = self.log.is_behind_or_equal(req.last_index, req.last_term);
-        let granted = if self.led_recently(ctx.now()) {
+        let led = self.led_recently(ctx.now());
+        let granted = if led {
             false
         } else if req.pre {
             // A pre-vote changes nothing here.
@@ -141,6 +149,7 @@ impl<M: Machine> Raft<M> {
         let reply = VoteReply {
             term: self.term,
             granted,
+            led,
         };
         ctx.reply(from, &reply);
     }
@@ -168,8 +177,11 @@ impl<M: Machine> Raft<M> {
             return;
         }
         let won = match &mut self.role {
-            Role::Candidate(c) if c.pre == pre && c.term == term && reply.granted => {
-                c.granted.insert(peer);
+            Role::Candidate(c) if c.pre == pre && c.term == term => {
+                c.led_refusal |= reply.led;
+                if reply.granted {
+                    c.granted.insert(peer);
+                }
                 c.granted.len() >= self.quorum
             }
             _ => false,
@@ -212,6 +224,7 @@ impl<M: Machine> Raft<M> {
     /// here are served as the leader's own.
     pub(super) fn become_leader(&mut self, ctx: &mut Ctx<Self>) {
         let now = ctx.now();
+        self.futile_campaigns = 0;
         let term_start = self.log.push(Entry {
             term: self.term,
             req: None,

@@ -170,6 +170,7 @@ impl<M: Machine> Raft<M> {
             self.become_follower(ctx, req.term, Some(from.id().to_string()));
         }
         self.leader_contact = ctx.now();
+        self.futile_campaigns = 0;
         self.reset_election(ctx);
         let fwd = self.take_held(ctx);
         let (success, index) = match self.log.term_at(req.prev_index) {

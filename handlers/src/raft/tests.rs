@@ -39,6 +39,8 @@ struct Wires {
     cut: BTreeSet<(String, String)>,
     duplicate: f64,
     leaders: BTreeMap<u64, String>,
+    /// Vote requests sent, by sender (cut ones included).
+    votes: BTreeMap<String, usize>,
 }
 
 /// A raft cluster on the in-test network.
@@ -72,6 +74,9 @@ impl Cluster {
             let mut w = wires.borrow_mut();
             let (src, dest) = (m["src"].as_str(), m["dest"].as_str());
             let (src, dest) = (src.unwrap_or_default(), dest.unwrap_or_default());
+            if m["body"]["type"] == "raft_vote" {
+                *w.votes.entry(src.to_string()).or_default() += 1;
+            }
             if w.cut.contains(&(src.to_string(), dest.to_string())) {
                 return Fate::Drop;
             }
@@ -493,6 +498,36 @@ fn a_node_cut_off_for_long_does_not_depose_the_leader_when_it_returns() {
         "pre-votes keep the returning node from forcing an election: {:?}",
         w.leaders
     );
+}
+
+#[test]
+fn a_node_that_only_reaches_followers_of_a_live_leader_backs_off() {
+    let mut c = Cluster::new::<LinKv>(5, 7, settings());
+    let leader = c.await_leader();
+    let followers = c.followers_of(&leader);
+    let (lonely, unreachable) = (followers[0].clone(), followers[1].clone());
+    {
+        let mut w = c.wires.borrow_mut();
+        for other in [&leader, &unreachable] {
+            w.cut.insert((lonely.clone(), other.clone()));
+            w.cut.insert((other.clone(), lonely.clone()));
+        }
+    }
+    c.run(ms(12_000));
+    // Without backing off it would ask its 4 peers every 0.5-1 s: at least 12 campaigns.
+    let campaigns = c.wires.borrow().votes.get(&lonely).copied().unwrap_or(0) / 4;
+    println!("{lonely} campaigned {campaigns} times in 12 s");
+    assert!(campaigns <= 6, "{campaigns} campaigns");
+    // Once it can reach the leader again, it rejoins without an election.
+    c.heal();
+    c.run(ms(1000));
+    let r = c.call(
+        &lonely,
+        json!({"type": "write", "key": 1, "value": 1}),
+        CLIENT_TIMEOUT,
+    );
+    assert_eq!(r.unwrap()["type"], "write_ok");
+    assert_eq!(c.wires.borrow().leaders.len(), 1);
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! Raft's messages between nodes. Both are requests answered by a reply, so the runtime
 //! matches each reply to its request and hands it back exactly once:
 //!
-//! - `raft_vote {term, last_index, last_term, pre}` → `raft_vote_ok {term, granted}`:
+//! - `raft_vote {term, last_index, last_term, pre}` → `raft_vote_ok {term, granted, led}`:
 //!   a vote request; with `pre`, a pre-vote that changes nothing on the receiver (Raft
 //!   thesis §9.6), asked before a real election so that a node cut off from the cluster
-//!   cannot disrupt it with ever higher terms;
+//!   cannot disrupt it with ever higher terms; `led` says a refusal came from a node
+//!   that follows a live leader;
 //! - `raft_append {term, prev_index, prev_term, entries, commit}` →
 //!   `raft_append_ok {term, success, index, fwd}`: entries (possibly none: a heartbeat)
 //!   and the leader's commit index. `index` is the follower's last matching index on
@@ -60,6 +61,10 @@ pub struct VoteReply {
     pub term: u64,
     /// Whether it votes (or would vote, for a pre-vote) for the candidate.
     pub granted: bool,
+    /// A refusal because the voter follows a leader it heard from recently: the
+    /// candidate is cut off from a cluster that works, and backs off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub led: bool,
 }
 
 /// An outgoing `raft_append`, borrowing the leader's log.
