@@ -742,6 +742,8 @@ fn random_run<M: Machine>(
     let mut out = Outcome::default();
     let end = Duration::from_secs(seconds);
     let mut next_fault = ms(rng.range(500, 3000));
+    // Replies to clients, by request msg_id.
+    let mut replies: BTreeMap<u64, Value> = BTreeMap::new();
     while c.now < end + ms(3000) {
         if c.now >= next_fault && c.now < end {
             next_fault = c.now + ms(rng.range(500, 3000));
@@ -765,13 +767,18 @@ fn random_run<M: Machine>(
             });
         }
         c.run(ms(10));
+        for m in c.net.to_clients.drain(..) {
+            if let Some(id) = m["body"]["in_reply_to"].as_u64() {
+                replies.insert(id, m["body"].clone());
+            }
+        }
         for client in clients.iter_mut() {
             let Some(p) = &client.pending else { continue };
             let (f, invoked) = {
                 let inv = &history.ops[p.invoke];
                 (inv.f.clone(), inv.value.clone())
             };
-            let (kind, value, error) = match c.reply(p.msg_id) {
+            let (kind, value, error) = match replies.remove(&p.msg_id) {
                 Some(r) if r["type"] == "error" => {
                     let code = r["code"].as_u64().unwrap_or(13);
                     let definite = matches!(code, 1 | 10 | 11 | 12 | 14 | 20 | 21 | 22 | 30);
