@@ -48,8 +48,9 @@ pub struct Settings {
     pub batch: Duration,
     /// Most entries in one append.
     pub max_append_entries: usize,
-    /// How long a node holds a request while it knows no reachable leader; then the
-    /// request is refused with error 11 (it never reached a log).
+    /// How long a follower holds a client request for the leader's next append (whose
+    /// reply carries it over); then the request is refused with error 11 (it never
+    /// reached a log). A node that no leader reached for this long refuses at once.
     pub leader_wait: Duration,
     /// Serve read-only requests from a leader lease when one holds, instead of waiting
     /// for a round to confirm the read index (see [`super::clients`]).
