@@ -45,6 +45,7 @@ mod election;
 pub mod kv;
 pub mod log;
 pub mod machine;
+pub mod relay;
 mod replication;
 pub mod settings;
 pub mod txn;
@@ -65,6 +66,7 @@ use alarm::Alarm;
 use kv::LinKv;
 use log::{Log, Request};
 use machine::{Machine, RaftMsg};
+use relay::Route;
 use settings::{MachineKind, Settings};
 use txn::{ListAppend, RwRegister};
 
@@ -206,6 +208,11 @@ pub struct Raft<M: Machine> {
     round: Alarm,
     held: VecDeque<Held<M::Command>>,
     held_alarm: Alarm,
+    /// Peers that left this node's last request unanswered: requests to them also go
+    /// through another node ([`relay`]).
+    unanswered: BTreeSet<String>,
+    /// Per target, turns among relay nodes.
+    relay_turns: BTreeMap<String, usize>,
 }
 
 impl<M: Machine> Raft<M> {
@@ -231,6 +238,8 @@ impl<M: Machine> Raft<M> {
             round: Alarm::default(),
             held: VecDeque::new(),
             held_alarm: Alarm::default(),
+            unanswered: BTreeSet::new(),
+            relay_turns: BTreeMap::new(),
         }
     }
 
@@ -271,9 +280,16 @@ impl<M: Machine> Handler for Raft<M> {
     fn on_message(&mut self, ctx: &mut Ctx<Self>, from: Sender, msg: RaftMsg<M>) -> Result<()> {
         match msg {
             RaftMsg::Client(op) => self.on_client(ctx, &from, op),
-            RaftMsg::Vote(req) if self.is_peer(from.id()) => self.on_vote(ctx, &from, req),
-            RaftMsg::Append(req) if self.is_peer(from.id()) => self.on_append(ctx, &from, req),
-            RaftMsg::Vote(_) | RaftMsg::Append(_) => {
+            RaftMsg::Vote(req) if self.is_peer(from.id()) => {
+                let route = Route::Direct { relay: req.relay };
+                self.on_vote(ctx, &from, route, req);
+            }
+            RaftMsg::Append(req) if self.is_peer(from.id()) => {
+                let route = Route::Direct { relay: req.relay };
+                self.on_append(ctx, &from, route, req);
+            }
+            RaftMsg::Relay(r) if self.is_peer(from.id()) => self.on_relay(ctx, &from, r),
+            RaftMsg::Vote(_) | RaftMsg::Append(_) | RaftMsg::Relay(_) => {
                 debug!(ctx.log(), "ignoring a raft message from a non-peer"; "src" => from.id())
             }
         }

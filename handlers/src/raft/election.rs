@@ -10,6 +10,7 @@ use slog::debug;
 
 use super::log::Entry;
 use super::machine::Machine;
+use super::relay::Route;
 use super::wire::{VoteOut, VoteReply, VoteRequest, VOTE};
 use super::{Campaign, Leadership, Progress, Raft, RaftRpc, RaftTimer, Role};
 
@@ -87,21 +88,26 @@ impl<M: Machine> Raft<M> {
             self.campaign_won(ctx, pre);
             return;
         }
-        let body = VoteOut {
-            msg_type: VOTE,
-            term,
-            last_index: self.log.last_index(),
-            last_term: self.log.last_term(),
-            pre,
-        };
         let timeout = self.settings.election_timeout;
-        for peer in &self.peers {
+        for peer in self.peers.clone() {
+            let relay = self.relaying(&peer);
+            let body = VoteOut {
+                msg_type: VOTE,
+                term,
+                last_index: self.log.last_index(),
+                last_term: self.log.last_term(),
+                pre,
+                relay,
+            };
             let purpose = RaftRpc::Vote {
                 peer: peer.clone(),
                 term,
                 pre,
             };
-            ctx.rpc(peer, &body, timeout, purpose);
+            let id = ctx.rpc(&peer, &body, timeout, purpose);
+            if relay {
+                self.relay_request(ctx, &peer, id, &body);
+            }
         }
     }
 
@@ -124,7 +130,13 @@ impl<M: Machine> Raft<M> {
         }
     }
 
-    pub(super) fn on_vote(&mut self, ctx: &mut Ctx<Self>, from: &Sender, req: VoteRequest) {
+    pub(super) fn on_vote(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        from: &Sender,
+        route: Route,
+        req: VoteRequest,
+    ) {
         let log_ok = self.log.is_behind_or_equal(req.last_index, req.last_term);
         let led = self.led_recently(ctx.now());
         let granted = if led {
@@ -151,7 +163,7 @@ impl<M: Machine> Raft<M> {
             granted,
             led,
         };
-        ctx.reply(from, &reply);
+        self.respond(ctx, from, &route, &reply);
     }
 
     pub(super) fn on_vote_reply(
@@ -162,6 +174,7 @@ impl<M: Machine> Raft<M> {
         pre: bool,
         end: &RpcOutcome,
     ) {
+        self.note_answer(&peer, end);
         let reply: VoteReply = match end {
             RpcOutcome::Reply(msg) if msg.error().is_none() => match msg.parse() {
                 Ok(r) => r,

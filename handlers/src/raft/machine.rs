@@ -14,16 +14,22 @@ use glomers_runtime::Result;
 use serde::de::{self, DeserializeOwned, Deserializer, EnumAccess, VariantAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::relay::{RelayIn, RELAY};
 use super::wire::{AppendRequest, VoteRequest, APPEND, VOTE};
 
 /// The message types of Raft itself, which every machine's [`Machine::MESSAGE_TYPES`]
 /// ends with.
-pub const PEER_TYPES: [&str; 2] = [VOTE, APPEND];
+pub const PEER_TYPES: [&str; 3] = [VOTE, APPEND, RELAY];
 
 /// Lists a machine's message types: its commands' types, then [`PEER_TYPES`].
 macro_rules! message_types {
     ($($command:literal),+ $(,)?) => {
-        &[$($command,)+ $crate::raft::wire::VOTE, $crate::raft::wire::APPEND]
+        &[
+            $($command,)+
+            $crate::raft::wire::VOTE,
+            $crate::raft::wire::APPEND,
+            $crate::raft::relay::RELAY,
+        ]
     };
 }
 pub(crate) use message_types;
@@ -62,12 +68,15 @@ pub enum RaftMsg<M: Machine> {
     Vote(VoteRequest),
     /// `raft_append`: a leader's entries, commit index and heartbeat.
     Append(AppendRequest<M::Command>),
+    /// `raft_relay`: a message passed on by another node.
+    Relay(RelayIn),
 }
 
 /// Which variant a `type` names.
 enum Tag {
     Vote,
     Append,
+    Relay,
     Client,
 }
 
@@ -83,6 +92,7 @@ impl<'de> Deserialize<'de> for Tag {
                 Ok(match v {
                     VOTE => Tag::Vote,
                     APPEND => Tag::Append,
+                    RELAY => Tag::Relay,
                     _ => Tag::Client,
                 })
             }
@@ -109,6 +119,7 @@ impl<'de, M: Machine> Deserialize<'de> for RaftMsg<M> {
                 match tag {
                     Tag::Vote => body.newtype_variant().map(RaftMsg::Vote),
                     Tag::Append => body.newtype_variant().map(RaftMsg::Append),
+                    Tag::Relay => body.newtype_variant().map(RaftMsg::Relay),
                     Tag::Client => body.newtype_variant().map(RaftMsg::Client),
                 }
             }

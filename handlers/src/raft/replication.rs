@@ -7,6 +7,7 @@ use glomers_runtime::{Ctx, RpcOutcome, Sender};
 use slog::{debug, error};
 
 use super::machine::Machine;
+use super::relay::Route;
 use super::wire::{AppendOut, AppendReply, AppendRequest, APPEND};
 use super::{Progress, Raft, RaftRpc, RaftTimer, Role};
 
@@ -120,6 +121,7 @@ impl<M: Machine> Raft<M> {
         let prev_term = self.log.term_at(prev_index).unwrap_or(0);
         let entries = self.log.slice(p.next, self.settings.max_append_entries);
         let last = prev_index + entries.len() as u64;
+        let relay = self.peers.len() >= 2 && self.unanswered.contains(peer);
         let body = AppendOut {
             msg_type: APPEND,
             term: self.term,
@@ -127,6 +129,7 @@ impl<M: Machine> Raft<M> {
             prev_term,
             entries,
             commit: self.commit,
+            relay,
         };
         let purpose = RaftRpc::Append {
             peer: peer.to_string(),
@@ -137,9 +140,16 @@ impl<M: Machine> Raft<M> {
         };
         // A lost append or reply only delays this follower: after this long another goes.
         let timeout = self.settings.heartbeat * 2;
-        ctx.rpc(peer, &body, timeout, purpose);
+        let id = ctx.rpc(peer, &body, timeout, purpose);
         p.in_flight = true;
         p.last_sent = ctx.now();
+        if relay {
+            // Entries are borrowed from the log: relay a copy made from the same body.
+            let copy = serde_json::to_value(&body);
+            if let Ok(copy) = copy {
+                self.relay_request(ctx, peer, id, &copy);
+            }
+        }
     }
 
     /// A follower's side: accept the sender as leader if its term is current, check that
@@ -149,6 +159,7 @@ impl<M: Machine> Raft<M> {
         &mut self,
         ctx: &mut Ctx<Self>,
         from: &Sender,
+        route: Route,
         req: AppendRequest<M::Command>,
     ) {
         if req.term < self.term {
@@ -158,7 +169,7 @@ impl<M: Machine> Raft<M> {
                 index: 0,
                 fwd: Vec::new(),
             };
-            ctx.reply(from, &reply);
+            self.respond(ctx, from, &route, &reply);
             return;
         }
         if self.is_leader() && req.term == self.term {
@@ -200,7 +211,7 @@ impl<M: Machine> Raft<M> {
             index,
             fwd,
         };
-        ctx.reply(from, &reply);
+        self.respond(ctx, from, &route, &reply);
     }
 
     /// The leader's side of an answered (or timed out) append.
@@ -213,6 +224,7 @@ impl<M: Machine> Raft<M> {
         end: &RpcOutcome,
     ) {
         let current = self.term == term;
+        self.note_answer(&peer, end);
         if let Role::Leader(l) = &mut self.role {
             if let Some(p) = l.followers.get_mut(&peer).filter(|_| current) {
                 p.in_flight = false;

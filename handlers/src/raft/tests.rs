@@ -137,6 +137,17 @@ impl Cluster {
         }
     }
 
+    /// Maelstrom's "majorities ring" on three nodes: each node can send to only one
+    /// peer (n0 → n2 → n1 → n0), so no two nodes can talk both ways.
+    fn one_way_ring(&mut self) {
+        let mut w = self.wires.borrow_mut();
+        let n = self.ids.len();
+        for i in 0..n {
+            w.cut
+                .insert((self.ids[i].clone(), self.ids[(i + 1) % n].clone()));
+        }
+    }
+
     fn heal(&mut self) {
         self.wires.borrow_mut().cut.clear();
     }
@@ -531,6 +542,60 @@ fn a_node_that_only_reaches_followers_of_a_live_leader_backs_off() {
 }
 
 #[test]
+fn a_one_way_ring_of_three_still_elects_and_commits_through_relays() {
+    for (seed, lease) in [(40, false), (41, true)] {
+        let config = if lease { leased() } else { settings() };
+        let mut c = Cluster::new::<LinKv>(3, seed, config);
+        // From the start, before any leader exists.
+        c.one_way_ring();
+        c.run(ms(5000));
+        let (_, leader) = c.leader().expect("a leader despite the ring");
+        for (i, node) in ["n0", "n1", "n2"].iter().enumerate() {
+            let w = json!({"type": "write", "key": 9, "value": i});
+            let r = c.call(node, w, CLIENT_TIMEOUT).expect("answered");
+            assert_eq!(
+                r["type"], "write_ok",
+                "seed {seed}: write on {node} ({leader} leads): {r}"
+            );
+            let r = c.call(node, json!({"type": "read", "key": 9}), CLIENT_TIMEOUT);
+            assert_eq!(
+                r.expect("answered")["value"],
+                i,
+                "seed {seed}: read on {node}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_five_node_ring_serves_the_nodes_across_from_the_leader() {
+    let mut c = Cluster::new::<LinKv>(5, 42, settings());
+    let leader = c.await_leader();
+    // Each node keeps only its two ring neighbours (both ways): the leader cannot reach
+    // the two nodes across the ring directly.
+    let order: Vec<String> = std::iter::once(leader.clone())
+        .chain(c.followers_of(&leader))
+        .collect();
+    {
+        let mut w = c.wires.borrow_mut();
+        for (i, a) in order.iter().enumerate() {
+            for (j, b) in order.iter().enumerate() {
+                let gap = (i + 5 - j) % 5;
+                if a != b && gap != 1 && gap != 4 {
+                    w.cut.insert((a.clone(), b.clone()));
+                }
+            }
+        }
+    }
+    c.run(ms(3000));
+    for node in &order {
+        let w = json!({"type": "write", "key": 3, "value": node});
+        let r = c.call(node, w, CLIENT_TIMEOUT).expect("answered");
+        assert_eq!(r["type"], "write_ok", "write on {node}: {r}");
+    }
+}
+
+#[test]
 fn a_request_that_reaches_the_log_twice_applies_once() {
     let mut c = Cluster::new::<LinKv>(3, 5, settings());
     let leader = c.await_leader();
@@ -861,13 +926,7 @@ fn fault(c: &mut Cluster, rng: &mut Rng) {
             let minority: Vec<String> = ids[..n / 2].to_vec();
             c.split(&minority);
         }
-        _ => {
-            let mut w = c.wires.borrow_mut();
-            for i in 0..n {
-                let next = c.ids[(i + 1) % n].clone();
-                w.cut.insert((c.ids[i].clone(), next));
-            }
-        }
+        _ => c.one_way_ring(),
     }
 }
 

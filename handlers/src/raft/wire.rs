@@ -1,5 +1,6 @@
 //! Raft's messages between nodes. Both are requests answered by a reply, so the runtime
-//! matches each reply to its request and hands it back exactly once:
+//! matches each reply to its request and hands it back exactly once (both carry `relay`
+//! when the sender wants the answer through another node too, see [`super::relay`]):
 //!
 //! - `raft_vote {term, last_index, last_term, pre}` → `raft_vote_ok {term, granted, led}`:
 //!   a vote request; with `pre`, a pre-vote that changes nothing on the receiver (Raft
@@ -37,6 +38,9 @@ pub struct VoteOut {
     /// A pre-vote: the receiver only says whether it would vote.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub pre: bool,
+    /// Answer through another node too (see [`super::relay`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relay: bool,
 }
 
 /// An incoming `raft_vote`.
@@ -51,6 +55,9 @@ pub struct VoteRequest {
     /// A pre-vote.
     #[serde(default)]
     pub pre: bool,
+    /// Answer through another node too.
+    #[serde(default)]
+    pub relay: bool,
 }
 
 /// `raft_vote_ok`, both ways.
@@ -84,6 +91,9 @@ pub struct AppendOut<'a, C> {
     pub entries: &'a [Entry<C>],
     /// The leader's commit index.
     pub commit: u64,
+    /// Answer through another node too (see [`super::relay`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relay: bool,
 }
 
 /// An incoming `raft_append`.
@@ -100,6 +110,9 @@ pub struct AppendRequest<C> {
     pub entries: Vec<Entry<C>>,
     /// The leader's commit index.
     pub commit: u64,
+    /// Answer through another node too.
+    #[serde(default)]
+    pub relay: bool,
 }
 
 /// A client request on its way to the leader.
@@ -145,6 +158,7 @@ mod tests {
             last_index: 9,
             last_term: 2,
             pre: false,
+            relay: false,
         };
         assert_eq!(
             serde_json::to_string(&vote).unwrap(),
@@ -157,6 +171,7 @@ mod tests {
             prev_term: 2,
             entries: &[],
             commit: 8,
+            relay: false,
         };
         let text = serde_json::to_string(&heartbeat).unwrap();
         assert_eq!(
