@@ -27,6 +27,10 @@
 //! - **Exactly once**: every entry carries its client and `msg_id`; replicas skip an
 //!   entry whose request was already applied, so a request that reached a log twice
 //!   takes effect once.
+//! - **Relays** ([`relay`]): requests to a peer that left the last one unanswered also
+//!   go through another node, and so do the answers, so one-way and partial partitions
+//!   (Maelstrom's "majorities ring") do not stop a majority that is connected only
+//!   indirectly.
 //!
 //! # Guarantees and limits
 //!
@@ -213,6 +217,10 @@ pub struct Raft<M: Machine> {
     unanswered: BTreeSet<String>,
     /// Per target, turns among relay nodes.
     relay_turns: BTreeMap<String, usize>,
+    /// Per target, the node that last brought back an answer from it.
+    relay_via: BTreeMap<String, String>,
+    /// Per target being relayed to, when a request last went to it directly.
+    direct_probes: BTreeMap<String, Duration>,
 }
 
 impl<M: Machine> Raft<M> {
@@ -240,6 +248,8 @@ impl<M: Machine> Raft<M> {
             held_alarm: Alarm::default(),
             unanswered: BTreeSet::new(),
             relay_turns: BTreeMap::new(),
+            relay_via: BTreeMap::new(),
+            direct_probes: BTreeMap::new(),
         }
     }
 

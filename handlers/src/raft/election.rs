@@ -104,10 +104,7 @@ impl<M: Machine> Raft<M> {
                 term,
                 pre,
             };
-            let id = ctx.rpc(&peer, &body, timeout, purpose);
-            if relay {
-                self.relay_request(ctx, &peer, id, &body);
-            }
+            self.call(ctx, &peer, &body, timeout, purpose);
         }
     }
 

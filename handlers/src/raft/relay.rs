@@ -5,8 +5,10 @@
 //! request and its reply, and nothing could ever commit. On five nodes it leaves a ring
 //! in which the leader cannot reach the two nodes across it.
 //!
-//! So a node that left its last request to a peer unanswered also sends the next ones
-//! through another node (`raft_relay`), and marks both copies `relay`: the peer then
+//! So a node that left its last request to a peer unanswered sends the next ones
+//! through another node (`raft_relay`; the one that last brought an answer back, or
+//! else each in turn), plus straight to the peer at most once per two heartbeats to
+//! notice the link is back, and marks the copies `relay`: the peer then
 //! answers directly and through another node too (the one that brought a relayed
 //! request, which can reach it, or else one in turn). A relay passes a message on once
 //! and never relays it further; a relayed reply is handed over as a reply to the
@@ -16,8 +18,11 @@
 //! and votes are idempotent, and the runtime hands each RPC's outcome over once.
 //!
 //! `raft_relay {to, from, id, reply_to, last, body}`: `body` is the message for `to`;
-//! `id` the request's msg_id at `from`, or `reply_to` the msg_id it answers; `last` marks
-//! the final hop.
+//! `id` the request's msg_id at `from` (absent when the relay message itself is that
+//! request, sent as an RPC to the relay: its own msg_id is the request's), or `reply_to`
+//! the msg_id it answers; `last` marks the final hop.
+
+use std::time::Duration;
 
 use glomers_runtime::{Ctx, RpcOutcome, Sender};
 use serde::{Deserialize, Serialize};
@@ -26,7 +31,7 @@ use slog::debug;
 
 use super::machine::Machine;
 use super::wire::{AppendRequest, VoteRequest, APPEND, VOTE};
-use super::Raft;
+use super::{Raft, RaftRpc};
 
 /// Type of a relayed message.
 pub const RELAY: &str = "raft_relay";
@@ -107,22 +112,74 @@ impl<M: Machine> Raft<M> {
 
     /// Records how a request to `peer` ended. Only an answer that came straight back,
     /// to a request that went straight there, ends the relaying: one that needed a
-    /// relay either way says the direct link is still cut.
+    /// relay either way says the direct link is still cut. The node that brought an
+    /// answer back becomes the relay for `peer`; a timeout drops it.
     pub(super) fn note_answer(&mut self, peer: &str, end: &RpcOutcome) {
-        let direct = match end {
-            RpcOutcome::Timeout => false,
-            RpcOutcome::Reply(msg) => !msg.parse::<RelayMark>().is_ok_and(|m| m.relayed),
+        let RpcOutcome::Reply(msg) = end else {
+            self.unanswered.insert(peer.to_string());
+            self.relay_via.remove(peer);
+            return;
         };
-        if direct {
+        if msg.src != peer {
+            self.relay_via.insert(peer.to_string(), msg.src.to_string());
+        }
+        if msg.src == peer && !msg.parse::<RelayMark>().is_ok_and(|m| m.relayed) {
             self.unanswered.remove(peer);
+            self.relay_via.remove(peer);
         } else {
             self.unanswered.insert(peer.to_string());
         }
     }
 
-    /// A node to pass a message for `target` through: one that answers us if any, taken
-    /// in turn (per target, so that each target tries every relay).
+    /// Sends request `body` to `peer` as an RPC with `purpose`. While `peer` is being
+    /// relayed to, the request goes through another node, plus straight to `peer` at
+    /// most once per two heartbeats (to notice when the link is back).
+    pub(super) fn call<B: Serialize>(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        peer: &str,
+        body: &B,
+        timeout: Duration,
+        purpose: RaftRpc,
+    ) {
+        let relay = self.relaying(peer);
+        let via = if relay { self.relay_for(peer) } else { None };
+        let (Some(via), Ok(Value::Object(map))) = (via, serde_json::to_value(body)) else {
+            ctx.rpc(peer, body, timeout, purpose);
+            return;
+        };
+        let now = ctx.now();
+        let probe_due = self
+            .direct_probes
+            .get(peer)
+            .is_none_or(|t| now >= *t + self.settings.heartbeat * 2);
+        let mut out = RelayOut {
+            msg_type: RELAY,
+            to: peer,
+            from: &self.me,
+            id: None,
+            reply_to: None,
+            last: false,
+            body: &map,
+        };
+        if probe_due {
+            let id = ctx.rpc(peer, body, timeout, purpose);
+            out.id = Some(id);
+            ctx.send(&via, &out);
+            self.direct_probes.insert(peer.to_string(), now);
+        } else {
+            // The relay learns the request's msg_id from this message's own.
+            ctx.rpc(&via, &out, timeout, purpose);
+        }
+    }
+
+    /// A node to pass a message for `target` through: the one that last brought an
+    /// answer from it, or else one that answers us if any, taken in turn (per target, so
+    /// that each target tries every relay).
     fn relay_for(&mut self, target: &str) -> Option<String> {
+        if let Some(via) = self.relay_via.get(target) {
+            return Some(via.clone());
+        }
         let others: Vec<&String> = self.peers.iter().filter(|p| *p != target).collect();
         let answering: Vec<&String> = others
             .iter()
@@ -137,31 +194,6 @@ impl<M: Machine> Raft<M> {
         let turn = self.relay_turns.entry(target.to_string()).or_default();
         *turn = turn.wrapping_add(1);
         pool.get(*turn % pool.len().max(1)).map(|p| p.to_string())
-    }
-
-    /// Sends a copy of request `body` (sent to `peer` with `msg_id`) through another node.
-    pub(super) fn relay_request<B: Serialize>(
-        &mut self,
-        ctx: &mut Ctx<Self>,
-        peer: &str,
-        msg_id: u64,
-        body: &B,
-    ) {
-        let (Some(via), Ok(Value::Object(body))) =
-            (self.relay_for(peer), serde_json::to_value(body))
-        else {
-            return;
-        };
-        let out = RelayOut {
-            msg_type: RELAY,
-            to: peer,
-            from: &self.me,
-            id: Some(msg_id),
-            reply_to: None,
-            last: false,
-            body: &body,
-        };
-        ctx.send(&via, &out);
     }
 
     /// Answers a peer's request along `route`: directly, and through another node when
@@ -220,7 +252,7 @@ impl<M: Machine> Raft<M> {
                         msg_type: RELAY,
                         to: &r.to,
                         from: &r.from,
-                        id: r.id,
+                        id: r.id.or(from.msg_id()),
                         reply_to: None,
                         last: true,
                         body: &r.body,
@@ -233,7 +265,8 @@ impl<M: Machine> Raft<M> {
         if !self.is_peer(&r.from) || r.reply_to.is_some() {
             return;
         }
-        let sender = Sender::new(&r.from, r.id);
+        // A request relayed as an RPC to the relay carries its msg_id in that message.
+        let sender = Sender::new(&r.from, r.id.or(from.msg_id()));
         let route = Route::Relayed {
             via: from.id().to_string(),
         };

@@ -139,17 +139,17 @@ impl<M: Machine> Raft<M> {
             sent: ctx.now(),
         };
         // A lost append or reply only delays this follower: after this long another goes.
-        let timeout = self.settings.heartbeat * 2;
-        let id = ctx.rpc(peer, &body, timeout, purpose);
         p.in_flight = true;
         p.last_sent = ctx.now();
+        let timeout = self.settings.heartbeat * 2;
         if relay {
-            // Entries are borrowed from the log: relay a copy made from the same body.
-            let copy = serde_json::to_value(&body);
-            if let Ok(copy) = copy {
-                self.relay_request(ctx, peer, id, &copy);
+            // The body borrows the log; the relayed call takes an owned copy.
+            if let Ok(copy) = serde_json::to_value(&body) {
+                self.call(ctx, peer, &copy, timeout, purpose);
+                return;
             }
         }
+        ctx.rpc(peer, &body, timeout, purpose);
     }
 
     /// A follower's side: accept the sender as leader if its term is current, check that
