@@ -142,9 +142,17 @@ impl<M: Machine> Raft<M> {
         timeout: Duration,
         purpose: RaftRpc,
     ) {
-        let relay = self.relaying(peer);
-        let via = if relay { self.relay_for(peer) } else { None };
-        let (Some(via), Ok(Value::Object(map))) = (via, serde_json::to_value(body)) else {
+        let via = if self.relaying(peer) {
+            self.relay_for(peer)
+        } else {
+            None
+        };
+        // Serialized only when relayed.
+        let relayed = via.and_then(|via| match serde_json::to_value(body) {
+            Ok(Value::Object(map)) => Some((via, map)),
+            _ => None,
+        });
+        let Some((via, map)) = relayed else {
             ctx.rpc(peer, body, timeout, purpose);
             return;
         };
