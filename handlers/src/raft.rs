@@ -27,10 +27,10 @@
 //! - **Exactly once**: every entry carries its client and `msg_id`; replicas skip an
 //!   entry whose request was already applied, so a request that reached a log twice
 //!   takes effect once.
-//! - **Relays** ([`relay`]): requests to a peer that left the last one unanswered also
-//!   go through another node, and so do the answers, so one-way and partial partitions
-//!   (Maelstrom's "majorities ring") do not stop a majority that is connected only
-//!   indirectly.
+//! - **Relays** ([`relay`]): each node learns, per peer and direction, whether the
+//!   direct link works, and sends requests or answers that cannot go directly through
+//!   another node, so one-way and partial partitions (Maelstrom's "majorities ring") do
+//!   not stop a majority that is connected only indirectly.
 //!
 //! # Guarantees and limits
 //!
@@ -212,12 +212,14 @@ pub struct Raft<M: Machine> {
     round: Alarm,
     held: VecDeque<Held<M::Command>>,
     held_alarm: Alarm,
-    /// Peers that left this node's last request unanswered: requests to them also go
-    /// through another node ([`relay`]).
-    unanswered: BTreeSet<String>,
+    /// Peers this node's requests cannot reach directly: they go through another node
+    /// ([`relay`]).
+    relay_requests: BTreeSet<String>,
+    /// Peers whose answers do not come back directly: requests ask for relayed answers.
+    relay_answers: BTreeSet<String>,
     /// Per target, turns among relay nodes.
     relay_turns: BTreeMap<String, usize>,
-    /// Per target, the node that last brought back an answer from it.
+    /// Per target, the node through which its last answered request arrived.
     relay_via: BTreeMap<String, String>,
     /// Per target being relayed to, when a request last went to it directly.
     direct_probes: BTreeMap<String, Duration>,
@@ -246,7 +248,8 @@ impl<M: Machine> Raft<M> {
             round: Alarm::default(),
             held: VecDeque::new(),
             held_alarm: Alarm::default(),
-            unanswered: BTreeSet::new(),
+            relay_requests: BTreeSet::new(),
+            relay_answers: BTreeSet::new(),
             relay_turns: BTreeMap::new(),
             relay_via: BTreeMap::new(),
             direct_probes: BTreeMap::new(),

@@ -90,7 +90,7 @@ impl<M: Machine> Raft<M> {
         }
         let timeout = self.settings.election_timeout;
         for peer in self.peers.clone() {
-            let relay = self.relaying(&peer);
+            let relay = self.wants_relayed_answers(&peer);
             let body = VoteOut {
                 msg_type: VOTE,
                 term,

@@ -5,17 +5,21 @@
 //! request and its reply, and nothing could ever commit. On five nodes it leaves a ring
 //! in which the leader cannot reach the two nodes across it.
 //!
-//! So a node that left its last request to a peer unanswered sends the next ones
-//! through another node (`raft_relay`; the one that last brought an answer back, or
-//! else each in turn), plus straight to the peer at most once per two heartbeats to
-//! notice the link is back, and marks the copies `relay`: the peer then
-//! answers directly and through another node too (the one that brought a relayed
-//! request, which can reach it, or else one in turn). A relay passes a message on once
-//! and never relays it further; a relayed reply is handed over as a reply to the
-//! original request (`in_reply_to`), so the runtime matches it like any other. Replies
-//! that took a relay, or answer a request that did, say `relayed`; only a direct answer
-//! to a direct request ends the relaying. Copies that arrive twice are harmless: appends
-//! and votes are idempotent, and the runtime hands each RPC's outcome over once.
+//! So each node learns, per peer and per direction, whether the direct link works:
+//! - **Requests.** After a request to a peer went unanswered, the next ones go through
+//!   another node (`raft_relay`: the node through which the last one arrived, or else
+//!   each in turn), plus straight to the peer at most once per two heartbeats to notice
+//!   the link is back. Every answer says whether the request reached the peer directly
+//!   or through which node (`via`); a direct arrival ends the relaying of requests.
+//! - **Answers.** While answers from a peer come through another node (or not at all),
+//!   requests to it carry `relay`: answer directly and through another node (the one
+//!   that brought a relayed request, or else one in turn). An answer that comes straight
+//!   from the peer ends it.
+//!
+//! A relay passes a message on once and never relays it further; a relayed answer is
+//! handed over as a reply to the original request (`in_reply_to`), so the runtime
+//! matches it like any other. Copies that arrive twice are harmless: appends and votes
+//! are idempotent, and the runtime hands each RPC's outcome over once.
 //!
 //! `raft_relay {to, from, id, reply_to, last, body}`: `body` is the message for `to`;
 //! `id` the request's msg_id at `from` (absent when the relay message itself is that
@@ -36,14 +40,14 @@ use super::{Raft, RaftRpc};
 /// Type of a relayed message.
 pub const RELAY: &str = "raft_relay";
 
-/// The field of a reply that went (or whose request went) through another node.
-const RELAYED: &str = "relayed";
+/// The field of an answer naming the node its request came through.
+const VIA: &str = "via";
 
-/// Reads [`RELAYED`] from a reply.
+/// Reads [`VIA`] from an answer.
 #[derive(Deserialize)]
-struct RelayMark {
+struct ViaMark {
     #[serde(default)]
-    relayed: bool,
+    via: Option<String>,
 }
 
 /// An outgoing `raft_relay`.
@@ -97,43 +101,56 @@ pub enum Route {
         /// The sender asked for a relayed answer.
         relay: bool,
     },
-    /// Through `via`, which can reach this node: answer directly and through it.
+    /// Through `via`, which can reach this node.
     Relayed {
         /// The node that passed the request on.
         via: String,
+        /// The sender asked for a relayed answer: answer through `via` too.
+        relay: bool,
     },
 }
 
 impl<M: Machine> Raft<M> {
-    /// Whether requests to `peer` also go through another node.
-    pub(super) fn relaying(&self, peer: &str) -> bool {
-        self.peers.len() >= 2 && self.unanswered.contains(peer)
+    /// Whether requests to `peer` go through another node.
+    fn relays_requests(&self, peer: &str) -> bool {
+        self.peers.len() >= 2 && self.relay_requests.contains(peer)
     }
 
-    /// Records how a request to `peer` ended. Only an answer that came straight back,
-    /// to a request that went straight there, ends the relaying: one that needed a
-    /// relay either way says the direct link is still cut. The node that brought an
-    /// answer back becomes the relay for `peer`; a timeout drops it.
+    /// Whether requests to `peer` ask for answers through another node.
+    pub(super) fn wants_relayed_answers(&self, peer: &str) -> bool {
+        self.peers.len() >= 2 && self.relay_answers.contains(peer)
+    }
+
+    /// Learns from how a request to `peer` ended which directions need a relay: no
+    /// answer, both; otherwise the answer says how the request arrived, and its sender
+    /// shows how the answer came.
     pub(super) fn note_answer(&mut self, peer: &str, end: &RpcOutcome) {
         let RpcOutcome::Reply(msg) = end else {
-            self.unanswered.insert(peer.to_string());
+            self.relay_requests.insert(peer.to_string());
+            self.relay_answers.insert(peer.to_string());
             self.relay_via.remove(peer);
             return;
         };
-        if msg.src != peer {
-            self.relay_via.insert(peer.to_string(), msg.src.to_string());
+        match msg.parse::<ViaMark>().ok().and_then(|m| m.via) {
+            Some(via) => {
+                self.relay_requests.insert(peer.to_string());
+                self.relay_via.insert(peer.to_string(), via);
+            }
+            None => {
+                self.relay_requests.remove(peer);
+                self.relay_via.remove(peer);
+            }
         }
-        if msg.src == peer && !msg.parse::<RelayMark>().is_ok_and(|m| m.relayed) {
-            self.unanswered.remove(peer);
-            self.relay_via.remove(peer);
+        if msg.src == peer {
+            self.relay_answers.remove(peer);
         } else {
-            self.unanswered.insert(peer.to_string());
+            self.relay_answers.insert(peer.to_string());
         }
     }
 
-    /// Sends request `body` to `peer` as an RPC with `purpose`. While `peer` is being
-    /// relayed to, the request goes through another node, plus straight to `peer` at
-    /// most once per two heartbeats (to notice when the link is back).
+    /// Sends request `body` to `peer` as an RPC with `purpose`: directly, or, while
+    /// requests to `peer` need a relay, through another node (plus directly at most once
+    /// per two heartbeats).
     pub(super) fn call<B: Serialize>(
         &mut self,
         ctx: &mut Ctx<Self>,
@@ -142,7 +159,7 @@ impl<M: Machine> Raft<M> {
         timeout: Duration,
         purpose: RaftRpc,
     ) {
-        let via = if self.relaying(peer) {
+        let via = if self.relays_requests(peer) {
             self.relay_for(peer)
         } else {
             None
@@ -192,7 +209,7 @@ impl<M: Machine> Raft<M> {
         let answering: Vec<&String> = others
             .iter()
             .copied()
-            .filter(|p| !self.unanswered.contains(*p))
+            .filter(|p| !self.relay_requests.contains(*p))
             .collect();
         let pool = if answering.is_empty() {
             others
@@ -204,9 +221,8 @@ impl<M: Machine> Raft<M> {
         pool.get(*turn % pool.len().max(1)).map(|p| p.to_string())
     }
 
-    /// Answers a peer's request along `route`: directly, and through another node when
-    /// the sender asked or the request itself came through one (the answer then says
-    /// so, in `relayed`).
+    /// Answers a peer's request along `route` (see the module docs); an answer to a
+    /// relayed request names the relay in `via`.
     pub(super) fn respond<B: Serialize>(
         &mut self,
         ctx: &mut Ctx<Self>,
@@ -215,30 +231,39 @@ impl<M: Machine> Raft<M> {
         body: &B,
     ) {
         let via = match route {
-            Route::Direct { relay: false } => None,
+            Route::Direct { relay: false } | Route::Relayed { relay: false, .. } => None,
             Route::Direct { relay: true } => self.relay_for(to.id()),
-            Route::Relayed { via } => Some(via.clone()),
+            Route::Relayed { via, relay: true } => Some(via.clone()),
         };
-        let (Some(via), Some(id), Ok(Value::Object(mut body))) =
-            (via, to.msg_id(), serde_json::to_value(body))
+        let mark = match route {
+            Route::Relayed { via, .. } => Some(via.clone()),
+            Route::Direct { .. } => None,
+        };
+        if mark.is_none() && via.is_none() {
+            ctx.reply(to, body);
+            return;
+        }
+        let (Some(id), Ok(Value::Object(mut body))) = (to.msg_id(), serde_json::to_value(body))
         else {
             ctx.reply(to, body);
             return;
         };
-        if matches!(route, Route::Relayed { .. }) {
-            body.insert(RELAYED.to_string(), Value::Bool(true));
+        if let Some(mark) = mark {
+            body.insert(VIA.to_string(), Value::String(mark));
         }
         ctx.reply(to, &body);
-        let out = RelayOut {
-            msg_type: RELAY,
-            to: to.id(),
-            from: &self.me,
-            id: None,
-            reply_to: Some(id),
-            last: false,
-            body: &body,
-        };
-        ctx.send(&via, &out);
+        if let Some(via) = via {
+            let out = RelayOut {
+                msg_type: RELAY,
+                to: to.id(),
+                from: &self.me,
+                id: None,
+                reply_to: Some(id),
+                last: false,
+                body: &body,
+            };
+            ctx.send(&via, &out);
+        }
     }
 
     /// A `raft_relay` from `from`: pass it on (once), or handle the request it carries.
@@ -249,12 +274,8 @@ impl<M: Machine> Raft<M> {
                 return;
             }
             match r.reply_to {
-                // Handed over as the reply it is, marked as relayed.
-                Some(id) => {
-                    let mut body = r.body;
-                    body.insert(RELAYED.to_string(), Value::Bool(true));
-                    ctx.reply(&Sender::new(&r.to, Some(id)), &body);
-                }
+                // Handed over as the reply it is.
+                Some(id) => ctx.reply(&Sender::new(&r.to, Some(id)), &r.body),
                 None => {
                     let out = RelayOut {
                         msg_type: RELAY,
@@ -275,9 +296,7 @@ impl<M: Machine> Raft<M> {
         }
         // A request relayed as an RPC to the relay carries its msg_id in that message.
         let sender = Sender::new(&r.from, r.id.or(from.msg_id()));
-        let route = Route::Relayed {
-            via: from.id().to_string(),
-        };
+        let via = from.id().to_string();
         let kind = r
             .body
             .get("type")
@@ -286,11 +305,23 @@ impl<M: Machine> Raft<M> {
         let (kind, body) = (kind.to_string(), Value::Object(r.body));
         match kind.as_str() {
             VOTE => match serde_json::from_value::<VoteRequest>(body) {
-                Ok(req) => self.on_vote(ctx, &sender, route, req),
+                Ok(req) => {
+                    let route = Route::Relayed {
+                        via,
+                        relay: req.relay,
+                    };
+                    self.on_vote(ctx, &sender, route, req);
+                }
                 Err(e) => debug!(ctx.log(), "raft: bad relayed vote"; "error" => %e),
             },
             APPEND => match serde_json::from_value::<AppendRequest<M::Command>>(body) {
-                Ok(req) => self.on_append(ctx, &sender, route, req),
+                Ok(req) => {
+                    let route = Route::Relayed {
+                        via,
+                        relay: req.relay,
+                    };
+                    self.on_append(ctx, &sender, route, req);
+                }
                 Err(e) => debug!(ctx.log(), "raft: bad relayed append"; "error" => %e),
             },
             other => debug!(ctx.log(), "raft: unknown relayed message"; "type" => other),

@@ -121,7 +121,7 @@ impl<M: Machine> Raft<M> {
         let prev_term = self.log.term_at(prev_index).unwrap_or(0);
         let entries = self.log.slice(p.next, self.settings.max_append_entries);
         let last = prev_index + entries.len() as u64;
-        let relay = self.peers.len() >= 2 && self.unanswered.contains(peer);
+        let relay = self.peers.len() >= 2 && self.relay_answers.contains(peer);
         let body = AppendOut {
             msg_type: APPEND,
             term: self.term,
@@ -142,7 +142,7 @@ impl<M: Machine> Raft<M> {
         p.in_flight = true;
         p.last_sent = ctx.now();
         let timeout = self.settings.heartbeat * 2;
-        if relay {
+        if self.relay_requests.contains(peer) {
             // The body borrows the log; the relayed call takes an owned copy.
             if let Ok(copy) = serde_json::to_value(&body) {
                 self.call(ctx, peer, &copy, timeout, purpose);
