@@ -70,7 +70,7 @@ use alarm::Alarm;
 use kv::LinKv;
 use log::{Log, Request};
 use machine::{Machine, RaftMsg};
-use relay::Route;
+use relay::{Answer, Route};
 use settings::{MachineKind, Settings};
 use txn::{ListAppend, RwRegister};
 
@@ -215,8 +215,12 @@ pub struct Raft<M: Machine> {
     /// Peers this node's requests cannot reach directly: they go through another node
     /// ([`relay`]).
     relay_requests: BTreeSet<String>,
-    /// Peers whose answers do not come back directly: requests ask for relayed answers.
-    relay_answers: BTreeSet<String>,
+    /// Peers whose answers do not come back directly: requests ask for relayed answers
+    /// (true: they were seen coming through a relay; false: they stopped coming).
+    relay_answers: BTreeMap<String, bool>,
+    /// Per peer whose answers come through a relay, when a request last also asked for a
+    /// direct answer.
+    answer_probes: BTreeMap<String, Duration>,
     /// Per target, turns among relay nodes.
     relay_turns: BTreeMap<String, usize>,
     /// Per target, the node through which its last answered request arrived.
@@ -249,7 +253,8 @@ impl<M: Machine> Raft<M> {
             held: VecDeque::new(),
             held_alarm: Alarm::default(),
             relay_requests: BTreeSet::new(),
-            relay_answers: BTreeSet::new(),
+            relay_answers: BTreeMap::new(),
+            answer_probes: BTreeMap::new(),
             relay_turns: BTreeMap::new(),
             relay_via: BTreeMap::new(),
             direct_probes: BTreeMap::new(),
@@ -294,11 +299,13 @@ impl<M: Machine> Handler for Raft<M> {
         match msg {
             RaftMsg::Client(op) => self.on_client(ctx, &from, op),
             RaftMsg::Vote(req) if self.is_peer(from.id()) => {
-                let route = Route::Direct { relay: req.relay };
+                let answer = Answer::from_flags(req.relay, req.relay_only);
+                let route = Route::Direct { answer };
                 self.on_vote(ctx, &from, route, req);
             }
             RaftMsg::Append(req) if self.is_peer(from.id()) => {
-                let route = Route::Direct { relay: req.relay };
+                let answer = Answer::from_flags(req.relay, req.relay_only);
+                let route = Route::Direct { answer };
                 self.on_append(ctx, &from, route, req);
             }
             RaftMsg::Relay(r) if self.is_peer(from.id()) => self.on_relay(ctx, &from, r),

@@ -90,7 +90,7 @@ impl<M: Machine> Raft<M> {
         }
         let timeout = self.settings.election_timeout;
         for peer in self.peers.clone() {
-            let relay = self.wants_relayed_answers(&peer);
+            let (relay, relay_only) = self.answer_flags(&peer, ctx.now());
             let body = VoteOut {
                 msg_type: VOTE,
                 term,
@@ -98,6 +98,7 @@ impl<M: Machine> Raft<M> {
                 last_term: self.log.last_term(),
                 pre,
                 relay,
+                relay_only,
             };
             let purpose = RaftRpc::Vote {
                 peer: peer.clone(),

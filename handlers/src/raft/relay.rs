@@ -11,10 +11,11 @@
 //!   each in turn), plus straight to the peer at most once per two heartbeats to notice
 //!   the link is back. Every answer says whether the request reached the peer directly
 //!   or through which node (`via`); a direct arrival ends the relaying of requests.
-//! - **Answers.** While answers from a peer come through another node (or not at all),
-//!   requests to it carry `relay`: answer directly and through another node (the one
-//!   that brought a relayed request, or else one in turn). An answer that comes straight
-//!   from the peer ends it.
+//! - **Answers.** After a request went unanswered, the next ones carry `relay`: answer
+//!   directly and through another node (the one that brought a relayed request, or else
+//!   one in turn). While answers then come through a relay, requests carry `relay_only`
+//!   instead (no direct answer), except once per two heartbeats. An answer that comes
+//!   straight from the peer ends it.
 //!
 //! A relay passes a message on once and never relays it further; a relayed answer is
 //! handed over as a reply to the original request (`in_reply_to`), so the runtime
@@ -93,20 +94,43 @@ pub struct RelayIn {
     pub body: Map<String, Value>,
 }
 
-/// How a request reached this node, which decides how to answer it.
+/// How a request asks to be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Directly (the usual).
+    Direct,
+    /// Directly and through another node: the sender's answers from here stopped
+    /// arriving, for a reason it does not know.
+    Both,
+    /// Through another node only: the sender's answers from here come through a relay.
+    RelayOnly,
+}
+
+impl Answer {
+    /// The answer a request's `relay` and `relay_only` flags ask for.
+    pub fn from_flags(relay: bool, relay_only: bool) -> Answer {
+        match (relay, relay_only) {
+            (_, true) => Answer::RelayOnly,
+            (true, false) => Answer::Both,
+            (false, false) => Answer::Direct,
+        }
+    }
+}
+
+/// How a request reached this node, and how to answer it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// Straight from its sender; `relay`: answer through another node too.
+    /// Straight from its sender.
     Direct {
-        /// The sender asked for a relayed answer.
-        relay: bool,
+        /// How the sender wants the answer.
+        answer: Answer,
     },
-    /// Through `via`, which can reach this node.
+    /// Through `via`, which can reach this node (and relays answers back through it).
     Relayed {
         /// The node that passed the request on.
         via: String,
-        /// The sender asked for a relayed answer: answer through `via` too.
-        relay: bool,
+        /// How the sender wants the answer.
+        answer: Answer,
     },
 }
 
@@ -116,9 +140,27 @@ impl<M: Machine> Raft<M> {
         self.peers.len() >= 2 && self.relay_requests.contains(peer)
     }
 
-    /// Whether requests to `peer` ask for answers through another node.
-    pub(super) fn wants_relayed_answers(&self, peer: &str) -> bool {
-        self.peers.len() >= 2 && self.relay_answers.contains(peer)
+    /// The `relay` and `relay_only` flags of the next request to `peer`: none while its
+    /// answers come straight back; both directions after an unanswered request; through
+    /// a relay only while answers come that way, except once per two heartbeats (both,
+    /// to notice the direct link is back).
+    pub(super) fn answer_flags(&mut self, peer: &str, now: Duration) -> (bool, bool) {
+        if self.peers.len() < 2 {
+            return (false, false);
+        }
+        match self.relay_answers.get(peer) {
+            None => (false, false),
+            Some(false) => (true, false),
+            Some(true) => {
+                let probe = self.answer_probes.get(peer).copied();
+                if probe.is_none_or(|t| now >= t + self.settings.heartbeat * 2) {
+                    self.answer_probes.insert(peer.to_string(), now);
+                    (true, false)
+                } else {
+                    (true, true)
+                }
+            }
+        }
     }
 
     /// Learns from how a request to `peer` ended which directions need a relay: no
@@ -127,7 +169,7 @@ impl<M: Machine> Raft<M> {
     pub(super) fn note_answer(&mut self, peer: &str, end: &RpcOutcome) {
         let RpcOutcome::Reply(msg) = end else {
             self.relay_requests.insert(peer.to_string());
-            self.relay_answers.insert(peer.to_string());
+            self.relay_answers.insert(peer.to_string(), false);
             self.relay_via.remove(peer);
             return;
         };
@@ -144,7 +186,7 @@ impl<M: Machine> Raft<M> {
         if msg.src == peer {
             self.relay_answers.remove(peer);
         } else {
-            self.relay_answers.insert(peer.to_string());
+            self.relay_answers.insert(peer.to_string(), true);
         }
     }
 
@@ -230,14 +272,16 @@ impl<M: Machine> Raft<M> {
         route: &Route,
         body: &B,
     ) {
-        let via = match route {
-            Route::Direct { relay: false } | Route::Relayed { relay: false, .. } => None,
-            Route::Direct { relay: true } => self.relay_for(to.id()),
-            Route::Relayed { via, relay: true } => Some(via.clone()),
+        let (answer, mark) = match route {
+            Route::Direct { answer } => (*answer, None),
+            Route::Relayed { via, answer } => (*answer, Some(via.clone())),
         };
-        let mark = match route {
-            Route::Relayed { via, .. } => Some(via.clone()),
-            Route::Direct { .. } => None,
+        let via = match answer {
+            Answer::Direct => None,
+            Answer::Both | Answer::RelayOnly => match &mark {
+                Some(via) => Some(via.clone()),
+                None => self.relay_for(to.id()),
+            },
         };
         if mark.is_none() && via.is_none() {
             ctx.reply(to, body);
@@ -251,7 +295,9 @@ impl<M: Machine> Raft<M> {
         if let Some(mark) = mark {
             body.insert(VIA.to_string(), Value::String(mark));
         }
-        ctx.reply(to, &body);
+        if answer != Answer::RelayOnly || via.is_none() {
+            ctx.reply(to, &body);
+        }
         if let Some(via) = via {
             let out = RelayOut {
                 msg_type: RELAY,
@@ -306,20 +352,16 @@ impl<M: Machine> Raft<M> {
         match kind.as_str() {
             VOTE => match serde_json::from_value::<VoteRequest>(body) {
                 Ok(req) => {
-                    let route = Route::Relayed {
-                        via,
-                        relay: req.relay,
-                    };
+                    let answer = Answer::from_flags(req.relay, req.relay_only);
+                    let route = Route::Relayed { via, answer };
                     self.on_vote(ctx, &sender, route, req);
                 }
                 Err(e) => debug!(ctx.log(), "raft: bad relayed vote"; "error" => %e),
             },
             APPEND => match serde_json::from_value::<AppendRequest<M::Command>>(body) {
                 Ok(req) => {
-                    let route = Route::Relayed {
-                        via,
-                        relay: req.relay,
-                    };
+                    let answer = Answer::from_flags(req.relay, req.relay_only);
+                    let route = Route::Relayed { via, answer };
                     self.on_append(ctx, &sender, route, req);
                 }
                 Err(e) => debug!(ctx.log(), "raft: bad relayed append"; "error" => %e),

@@ -111,6 +111,7 @@ impl<M: Machine> Raft<M> {
 
     /// Sends `peer` the entries from its next index on (at most `max_append_entries`).
     fn send_append(&mut self, ctx: &mut Ctx<Self>, peer: &str) {
+        let (relay, relay_only) = self.answer_flags(peer, ctx.now());
         let Role::Leader(l) = &mut self.role else {
             return;
         };
@@ -121,7 +122,6 @@ impl<M: Machine> Raft<M> {
         let prev_term = self.log.term_at(prev_index).unwrap_or(0);
         let entries = self.log.slice(p.next, self.settings.max_append_entries);
         let last = prev_index + entries.len() as u64;
-        let relay = self.peers.len() >= 2 && self.relay_answers.contains(peer);
         let body = AppendOut {
             msg_type: APPEND,
             term: self.term,
@@ -130,6 +130,7 @@ impl<M: Machine> Raft<M> {
             entries,
             commit: self.commit,
             relay,
+            relay_only,
         };
         let purpose = RaftRpc::Append {
             peer: peer.to_string(),

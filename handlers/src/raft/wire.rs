@@ -41,6 +41,9 @@ pub struct VoteOut {
     /// Answer through another node too (see [`super::relay`]).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub relay: bool,
+    /// Answer through another node only.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relay_only: bool,
 }
 
 /// An incoming `raft_vote`.
@@ -58,6 +61,9 @@ pub struct VoteRequest {
     /// Answer through another node too.
     #[serde(default)]
     pub relay: bool,
+    /// Answer through another node only.
+    #[serde(default)]
+    pub relay_only: bool,
 }
 
 /// `raft_vote_ok`, both ways.
@@ -94,6 +100,9 @@ pub struct AppendOut<'a, C> {
     /// Answer through another node too (see [`super::relay`]).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub relay: bool,
+    /// Answer through another node only.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relay_only: bool,
 }
 
 /// An incoming `raft_append`.
@@ -113,6 +122,9 @@ pub struct AppendRequest<C> {
     /// Answer through another node too.
     #[serde(default)]
     pub relay: bool,
+    /// Answer through another node only.
+    #[serde(default)]
+    pub relay_only: bool,
 }
 
 /// A client request on its way to the leader.
@@ -159,6 +171,7 @@ mod tests {
             last_term: 2,
             pre: false,
             relay: false,
+            relay_only: false,
         };
         assert_eq!(
             serde_json::to_string(&vote).unwrap(),
@@ -172,6 +185,7 @@ mod tests {
             entries: &[],
             commit: 8,
             relay: false,
+            relay_only: false,
         };
         let text = serde_json::to_string(&heartbeat).unwrap();
         assert_eq!(
