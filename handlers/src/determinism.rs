@@ -81,6 +81,37 @@ fn scenarios(family: &str) -> Vec<Scenario> {
                 json!({"type": "txn", "txn": [["r", a, null], ["w", b, i], ["r", b, null]]})
             },
         }],
+        "gset" => vec![Scenario {
+            config: "relay_batch_ms = 30\nretry_after_ms = 300",
+            request: |rng, i| match rng.range(0, 2) {
+                0 => json!({"type": "read"}),
+                _ => json!({"type": "add", "element": i}),
+            },
+        }],
+        "raft" => vec![
+            Scenario {
+                config: "machine = \"lin-kv\"",
+                request: |rng, i| match rng.range(0, 2) {
+                    0 => json!({"type": "read", "key": rng.range(0, 2)}),
+                    1 => json!({"type": "write", "key": rng.range(0, 2), "value": i}),
+                    _ => json!({"type": "cas", "key": rng.range(0, 2), "from": i % 3, "to": i}),
+                },
+            },
+            Scenario {
+                config: "machine = \"txn-rw-register\"",
+                request: |rng, i| {
+                    let (a, b) = (rng.range(0, 4), rng.range(0, 4));
+                    json!({"type": "txn", "txn": [["r", a, null], ["w", b, i], ["r", b, null]]})
+                },
+            },
+            Scenario {
+                config: "machine = \"txn-list-append\"\nbatch_ms = 0",
+                request: |rng, i| {
+                    let (a, b) = (rng.range(0, 4), rng.range(0, 4));
+                    json!({"type": "txn", "txn": [["append", a, i], ["r", b, null]]})
+                },
+            },
+        ],
         _ => Vec::new(),
     }
 }

@@ -35,6 +35,11 @@ pub enum Target {
         /// The availability ok fraction must reach this.
         min_availability: f64,
     },
+    /// Servers msgs-per-op at most this.
+    MsgsPerOp {
+        /// Servers msgs-per-op must not exceed this.
+        max_msgs_per_op: f64,
+    },
 }
 
 /// One challenge command.
@@ -54,6 +59,8 @@ pub struct Challenge {
     pub goal: &'static str,
     /// Numeric target, if any.
     pub target: Option<Target>,
+    /// A row of the "beyond the challenges" section (run only with `--all`).
+    pub beyond: bool,
 }
 
 /// The §6 table.
@@ -66,6 +73,7 @@ pub fn table() -> Vec<Challenge> {
         preset,
         goal,
         target,
+        beyond: false,
     };
     vec![
         c("1", "1", "Echo", "-w echo --node-count 1 --time-limit 10", "default", "valid", None),
@@ -86,6 +94,30 @@ pub fn table() -> Vec<Challenge> {
         c("6b/1", "6b", "Read uncommitted", "-w txn-rw-register --node-count 2 --concurrency 2n --time-limit 20 --rate 1000 --consistency-models read-uncommitted", "txn", "valid", None),
         c("6b/2", "6b", "Read uncommitted, partitions", "-w txn-rw-register --node-count 2 --concurrency 2n --time-limit 20 --rate 1000 --consistency-models read-uncommitted --availability total --nemesis partition", "txn", "valid, total availability", None),
         c("6c", "6c", "Read committed", "-w txn-rw-register --node-count 2 --concurrency 2n --time-limit 20 --rate 1000 --consistency-models read-committed --availability total --nemesis partition", "txn", "valid, total availability", None),
+    ]
+}
+
+/// The "beyond the challenges" section: Maelstrom's other workloads, with the commands
+/// and targets of our issue 12 (run only with `--all`).
+pub fn beyond() -> Vec<Challenge> {
+    let c = |id, group, title, flags, preset, goal, target| Challenge {
+        id,
+        group,
+        title,
+        flags,
+        preset,
+        goal,
+        target,
+        beyond: true,
+    };
+    vec![
+        c("g-set", "g-set", "Grow-only set", "-w g-set --node-count 5 --time-limit 20 --rate 10 --nemesis partition", "g-set", "valid, msgs/op <= 2",
+          Some(Target::MsgsPerOp { max_msgs_per_op: 2.0 })),
+        c("pn-counter", "pn-counter", "PN-counter", "-w pn-counter --node-count 3 --rate 100 --time-limit 20 --nemesis partition", "pn-counter", "valid, exact final reads", None),
+        c("lin-kv/3", "lin-kv", "Linearizable kv, 3 nodes", "-w lin-kv --node-count 3 --concurrency 2n --time-limit 30 --rate 100 --nemesis partition", "lin-kv", "valid (linearizable)", None),
+        c("lin-kv/5", "lin-kv", "Linearizable kv, 5 nodes", "-w lin-kv --node-count 5 --concurrency 4n --time-limit 30 --rate 100 --nemesis partition", "lin-kv", "valid (linearizable)", None),
+        c("txn-rw", "txn", "Strict-serializable txn-rw-register", "-w txn-rw-register --node-count 3 --concurrency 2n --time-limit 20 --rate 100 --consistency-models strict-serializable --nemesis partition", "txn-rw-register", "valid", None),
+        c("txn-la", "txn", "Strict-serializable txn-list-append", "-w txn-list-append --node-count 3 --concurrency 2n --time-limit 20 --rate 100 --consistency-models strict-serializable --nemesis partition", "txn-list-append", "valid", None),
     ]
 }
 
@@ -162,6 +194,7 @@ pub fn meets(
             max_msgs_per_op,
             min_availability,
         } => Some(mpo <= max_msgs_per_op && ok_fraction? >= min_availability),
+        Target::MsgsPerOp { max_msgs_per_op } => Some(mpo <= max_msgs_per_op),
     }
 }
 
@@ -193,15 +226,17 @@ pub fn run(args: &ChallengesArgs) -> i32 {
         .only
         .as_ref()
         .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    let extra = if args.all { beyond() } else { Vec::new() };
     let chosen: Vec<Challenge> = table()
         .into_iter()
+        .chain(extra)
         .filter(|c| {
             only.as_ref()
                 .is_none_or(|o| o.iter().any(|x| x == c.group || x == c.id))
         })
         .collect();
     if chosen.is_empty() {
-        eprintln!("glomers-sim: --only matched no challenge (ids: 1 2 3a 3b 3c 3d 3e 4 5a 5b 5c 6a 6b 6c)");
+        eprintln!("glomers-sim: --only matched no challenge (ids: 1 2 3a 3b 3c 3d 3e 4 5a 5b 5c 6a 6b 6c; with --all also g-set pn-counter lin-kv txn)");
         return 254;
     }
     let subject = if args.deterministic {
@@ -465,9 +500,19 @@ fn print_table(rows: &[Row]) {
         "{}",
         line(w.map(|n| "-".repeat(n)).each_ref().map(String::as_str))
     );
-    for c in &all {
+    for (r, c) in rows.iter().zip(&all) {
+        if r.challenge.beyond && r.challenge.id == first_beyond(rows) {
+            println!("beyond the challenges (Maelstrom's other workloads)");
+        }
         println!("{}", line(c.each_ref().map(String::as_str)));
     }
+}
+
+/// The id of the first row of the "beyond the challenges" section, if any.
+fn first_beyond(rows: &[Row]) -> &'static str {
+    rows.iter()
+        .find(|r| r.challenge.beyond)
+        .map_or("", |r| r.challenge.id)
 }
 
 #[cfg(test)]
@@ -529,6 +574,32 @@ mod tests {
         assert_eq!(meets(&t, Some(1.2), None, Some(0.9995)), Some(false));
         assert_eq!(meets(&t, Some(0.8), None, Some(0.99)), Some(false));
         assert_eq!(meets(&t, Some(0.8), None, None), None);
+    }
+
+    #[test]
+    fn beyond_rows_are_separate_and_parse() {
+        let ids: Vec<&str> = beyond().iter().map(|c| c.id).collect();
+        assert_eq!(
+            ids,
+            vec![
+                "g-set",
+                "pn-counter",
+                "lin-kv/3",
+                "lin-kv/5",
+                "txn-rw",
+                "txn-la"
+            ]
+        );
+        assert!(beyond().iter().all(|c| c.beyond));
+        assert!(table().iter().all(|c| !c.beyond));
+        for c in beyond() {
+            let t = parse_test_args(&test_argv(&c)).unwrap();
+            assert!(lookup(&t.workload).is_ok(), "{}: {}", c.id, t.workload);
+        }
+        let g_set = beyond().into_iter().find(|c| c.id == "g-set").unwrap();
+        let t = g_set.target.unwrap();
+        assert_eq!(meets(&t, Some(1.9), None, None), Some(true));
+        assert_eq!(meets(&t, Some(2.1), None, None), Some(false));
     }
 
     #[test]

@@ -164,6 +164,10 @@ pub struct ChallengesArgs {
     /// Only these challenges, comma separated (e.g. `3d,4`).
     #[arg(long = "only")]
     pub only: Option<String>,
+    /// Also run the rows beyond the challenges (Maelstrom's other workloads: g-set,
+    /// pn-counter, lin-kv, txn-rw-register and txn-list-append at strict-serializable).
+    #[arg(long = "all")]
+    pub all: bool,
     /// Seed for every test (each challenge derives its own).
     #[arg(long = "seed", value_parser = seed, allow_negative_numbers = true)]
     pub seed: Option<u64>,

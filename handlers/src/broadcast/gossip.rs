@@ -28,7 +28,7 @@ mod rounds;
 
 use std::time::Duration;
 
-use glomers_runtime::Ctx;
+use glomers_runtime::{Ctx, Handler};
 
 use super::grid::{next_send, stamp, Transit};
 use super::layout::Plan;
@@ -36,7 +36,6 @@ use super::range_set::RangeSet;
 use super::route::Route;
 use super::settings::{Batching, Settings};
 use super::wire::{GossipIn, GossipOut, GOSSIP};
-use super::Broadcast;
 
 use failover::Standby;
 use rounds::Rounds;
@@ -250,12 +249,12 @@ impl Gossip {
 
     /// Handles a `bcast_gossip` from node `from`. Gossip from an id that is not a node of
     /// the cluster is ignored (and reported as false), so nothing is ever sent to it.
-    pub fn on_gossip(
+    pub fn on_gossip<H: Handler>(
         &mut self,
         from: &str,
         msg: &GossipIn,
         now: Duration,
-        ctx: &mut Ctx<Broadcast>,
+        ctx: &mut Ctx<H>,
     ) -> bool {
         let Some(p) = self.index_of(from).filter(|&p| p != self.me) else {
             return false;
@@ -317,12 +316,12 @@ impl Gossip {
     /// of after a whole round) or if the round that will carry it is more than half a
     /// round away: the batch missed its round, and a late leaf should not take the wait
     /// for the next one for a silent relay. Its values go with the next round either way.
-    fn take_batch_stamp(
+    fn take_batch_stamp<H: Handler>(
         &mut self,
         p: usize,
         answer: Answer,
         now: Duration,
-        ctx: &mut Ctx<Broadcast>,
+        ctx: &mut Ctx<H>,
     ) {
         let first = !std::mem::replace(&mut self.peers[p].answered, true);
         let at_once = first || self.round_far_off(now);
@@ -340,7 +339,7 @@ impl Gossip {
 
     /// Sends each neighbour the values learned since the last flush that it may lack,
     /// and answers the leaves' batches that asked for it.
-    pub fn flush(&mut self, ctx: &mut Ctx<Broadcast>) {
+    pub fn flush<H: Handler>(&mut self, ctx: &mut Ctx<H>) {
         self.unflushed = false;
         let now = ctx.now();
         self.round_flush_starts(now);
@@ -412,7 +411,7 @@ impl Gossip {
 
     /// The anti-entropy check: for each neighbour, resend values older than `retry_after`
     /// that it has not confirmed, with our set and a request to answer.
-    pub fn tick(&mut self, now: Duration, ctx: &mut Ctx<Broadcast>) {
+    pub fn tick<H: Handler>(&mut self, now: Duration, ctx: &mut Ctx<H>) {
         self.confirm_quietly(now, ctx);
         let settled = self.settled_prefix(self.settings.retry_after, now);
         let mut doubt = std::mem::take(&mut self.set_v);
@@ -435,7 +434,7 @@ impl Gossip {
     /// is `retry_after / 2` old: a leaf with nothing of its own to send (at the end of a
     /// run, say) thus settles its relay's last batches with one message, before the
     /// relay's check would spend two on each.
-    fn confirm_quietly(&mut self, now: Duration, ctx: &mut Ctx<Broadcast>) {
+    fn confirm_quietly<H: Handler>(&mut self, now: Duration, ctx: &mut Ctx<H>) {
         if !self.is_leaf() || self.unflushed || self.route.as_ref().is_some_and(|r| !r.on_primary())
         {
             return;
@@ -476,13 +475,13 @@ impl Gossip {
 
     /// Writes one gossip message to `peer`: `v`, plus as `got` the log entries since we
     /// last wrote to it (and `extra_got`), plus `fields`.
-    fn send(
+    fn send<H: Handler>(
         &mut self,
         peer: usize,
         v: &RangeSet,
         extra_got: Option<&RangeSet>,
         fields: Fields,
-        ctx: &mut Ctx<Broadcast>,
+        ctx: &mut Ctx<H>,
     ) {
         let state = &mut self.peers[peer];
         self.buf.clear();
@@ -516,6 +515,7 @@ impl Gossip {
 mod tests {
     use super::*;
     use crate::broadcast::layout::Layout;
+    use crate::broadcast::Broadcast;
     use glomers_runtime::testkit::Sandbox;
 
     /// Collects what the state machine sends, as (destination, JSON body).

@@ -23,13 +23,12 @@
 
 use std::time::Duration;
 
-use glomers_runtime::Ctx;
+use glomers_runtime::{Ctx, Handler};
 
 use super::{Answer, Fields, Gossip};
 use crate::broadcast::grid::{next_send, stamp, Grid};
 use crate::broadcast::range_set::RangeSet;
 use crate::broadcast::settings::Batching;
-use crate::broadcast::Broadcast;
 
 /// Values waiting to be forwarded to every node on behalf of leaves cut off from their
 /// relay.
@@ -144,12 +143,12 @@ impl Gossip {
 
     /// Gossip from `from` reached a leaf: update its route, and follow a standby's relay
     /// if the primary has been silent for longer than it ever should be.
-    pub(super) fn route_heard(
+    pub(super) fn route_heard<H: Handler>(
         &mut self,
         from: usize,
         routed: bool,
         now: Duration,
-        ctx: &mut Ctx<Broadcast>,
+        ctx: &mut Ctx<H>,
     ) {
         let Some(route) = self.route.as_mut() else {
             return;
@@ -162,7 +161,7 @@ impl Gossip {
 
     /// The failover timer: if the current target stayed silent, move on and resend there
     /// what the primary has not confirmed.
-    pub fn check_route(&mut self, now: Duration, ctx: &mut Ctx<Broadcast>) {
+    pub fn check_route<H: Handler>(&mut self, now: Duration, ctx: &mut Ctx<H>) {
         let moved = self.route.as_mut().and_then(|r| r.expire(now));
         if moved.is_some() {
             self.reroute(now, ctx);
@@ -171,7 +170,7 @@ impl Gossip {
 
     /// The route changed: send the new target our own values the primary has not
     /// confirmed (they may be lost), unless it already has them.
-    fn reroute(&mut self, now: Duration, ctx: &mut Ctx<Broadcast>) {
+    fn reroute<H: Handler>(&mut self, now: Duration, ctx: &mut Ctx<H>) {
         let Some(route) = self.route.as_ref() else {
             return;
         };
@@ -188,12 +187,12 @@ impl Gossip {
 
     /// A flush while routing around the primary: our own new values go to the route's
     /// target, flagged for relaying.
-    pub(super) fn flush_around(
+    pub(super) fn flush_around<H: Handler>(
         &mut self,
         start: usize,
         end: usize,
         now: Duration,
-        ctx: &mut Ctx<Broadcast>,
+        ctx: &mut Ctx<H>,
     ) {
         let mut new_own: Vec<u64> = self.log[start..end]
             .iter()
@@ -213,7 +212,7 @@ impl Gossip {
 
     /// Rounds with markers: a leaf aligned to the standby it routes through, with nothing
     /// of its own but values to confirm, tells the standby it is in.
-    fn mark_to_standby(&mut self, ctx: &mut Ctx<Broadcast>) {
+    fn mark_to_standby<H: Handler>(&mut self, ctx: &mut Ctx<H>) {
         let Some(target) = self.route.as_ref().map(|r| r.target()) else {
             return;
         };
@@ -228,7 +227,7 @@ impl Gossip {
 
     /// Sends `values` (our own) along the current route: to a standby flagged `relay`,
     /// into our own relay when the turn has come to us, or to the primary as a batch.
-    fn route_values(&mut self, values: &RangeSet, now: Duration, ctx: &mut Ctx<Broadcast>) {
+    fn route_values<H: Handler>(&mut self, values: &RangeSet, now: Duration, ctx: &mut Ctx<H>) {
         let Some(route) = self.route.as_ref() else {
             return;
         };
@@ -313,7 +312,7 @@ impl Gossip {
 
     /// Standby duty: once the gather window closed, write to every other node the routed
     /// values it has not confirmed, and answer every node that routed a batch through us.
-    pub fn relay_for_standby(&mut self, now: Duration, ctx: &mut Ctx<Broadcast>) {
+    pub fn relay_for_standby<H: Handler>(&mut self, now: Duration, ctx: &mut Ctx<H>) {
         if self.standby.due.is_none_or(|d| now < d) {
             return;
         }
