@@ -112,8 +112,9 @@ fn an_unknown_preset_lists_the_presets_and_suggests_the_closest() {
     assert!(
         stderr.starts_with(
             "glomers-host: config `kafka5c.toml` not found: it is not one of the embedded \
-             presets (broadcast, broadcast-3d, broadcast-3e, default, g-counter, kafka, \
-             kafka-5c, txn); did you mean kafka-5c.toml? (`glomers-host --list` lists them), \
+             presets (broadcast, broadcast-3d, broadcast-3e, default, g-counter, g-set, \
+             kafka, kafka-5c, lin-kv, pn-counter, txn, txn-list-append, txn-rw-register); \
+             did you mean kafka-5c.toml? (`glomers-host --list` lists them), \
              and no file by that name exists (tried kafka5c.toml, "
         ),
         "{stderr}"
