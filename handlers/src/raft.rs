@@ -56,15 +56,16 @@ pub mod txn;
 pub mod wire;
 
 #[cfg(test)]
+mod fuzz_regressions;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use glomers_runtime::{
-    ConfigError, Ctx, Family, Handler, HandlerSpec, Result, RpcOutcome, Section, Sender,
+    ConfigError, Ctx, Error, Family, Handler, HandlerSpec, Result, RpcOutcome, Section, Sender,
 };
-use slog::debug;
 
 use alarm::Alarm;
 use kv::LinKv;
@@ -310,7 +311,12 @@ impl<M: Machine> Handler for Raft<M> {
             }
             RaftMsg::Relay(r) if self.is_peer(from.id()) => self.on_relay(ctx, &from, r),
             RaftMsg::Vote(_) | RaftMsg::Append(_) | RaftMsg::Relay(_) => {
-                debug!(ctx.log(), "ignoring a raft message from a non-peer"; "src" => from.id())
+                // Refused (answered with an error when it has a msg_id) and otherwise
+                // ignored: only the other members of the cluster take part in Raft.
+                return Err(Error::malformed(format!(
+                    "raft: {} is not another member of this cluster",
+                    from.id()
+                )));
             }
         }
         Ok(())

@@ -84,6 +84,7 @@ fn planted_bugs_are_reported() {
         peer: None,
         one_way: &[],
         sanity: plant_sanity,
+        handoffs: None,
     });
     let target = Target {
         name: "planted".into(),

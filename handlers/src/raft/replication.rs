@@ -163,18 +163,19 @@ impl<M: Machine> Raft<M> {
         route: Route,
         req: AppendRequest<M::Command>,
     ) {
+        let refusal = AppendReply::<M::Command> {
+            term: self.term,
+            success: false,
+            index: 0,
+            fwd: Vec::new(),
+        };
         if req.term < self.term {
-            let reply = AppendReply::<M::Command> {
-                term: self.term,
-                success: false,
-                index: 0,
-                fwd: Vec::new(),
-            };
-            self.respond(ctx, from, &route, &reply);
+            self.respond(ctx, from, &route, &refusal);
             return;
         }
         if self.is_leader() && req.term == self.term {
             error!(ctx.log(), "raft: two leaders in one term"; "term" => self.term, "other" => from.id());
+            self.respond(ctx, from, &route, &refusal);
             return;
         }
         let following = matches!(&self.role, Role::Follower { leader: Some(l) } if l == from.id());
@@ -184,7 +185,13 @@ impl<M: Machine> Raft<M> {
         self.leader_contact = ctx.now();
         self.futile_campaigns = 0;
         self.reset_election(ctx);
-        let fwd = self.take_held(ctx);
+        // Held requests ride on the reply; an append that cannot be answered (no msg_id)
+        // leaves them here for the next one.
+        let fwd = if from.msg_id().is_some() {
+            self.take_held(ctx)
+        } else {
+            Vec::new()
+        };
         let (success, index) = match self.log.term_at(req.prev_index) {
             None => (false, self.log.last_index() + 1),
             Some(term) if term != req.prev_term => {

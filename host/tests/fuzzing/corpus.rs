@@ -68,6 +68,10 @@ pub struct FamilyCorpus {
     pub one_way: &'static [&'static str],
     /// After the fuzzing: valid requests and checks of their answers.
     pub sanity: fn(&mut dyn Ask) -> Result<(), String>,
+    /// Client requests (client, msg_id) a body this node sends to a peer hands over for
+    /// another node to answer, for families where whoever applies a request answers it
+    /// (Raft's leader). `None` for families that answer their own clients.
+    pub handoffs: Option<fn(&Value) -> Vec<(String, u64)>>,
 }
 
 fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
@@ -314,6 +318,125 @@ fn txn_sanity(ask: &mut dyn Ask) -> Result<(), String> {
     Ok(())
 }
 
+fn gset_client(rng: &mut StdRng, _: &Cluster) -> Value {
+    if rng.random_bool(0.6) {
+        json!({"type": "add", "element": rng.random_range(0..2000u64)})
+    } else {
+        json!({"type": "read"})
+    }
+}
+
+fn gset_sanity(ask: &mut dyn Ask) -> Result<(), String> {
+    let element = 987_654_321u64;
+    expect_type(
+        &ask.ask(json!({"type": "add", "element": element}))?,
+        "add_ok",
+    )?;
+    let reply = ask.ask(json!({"type": "read"}))?;
+    expect_type(&reply, "read_ok")?;
+    let has = reply["value"]
+        .as_array()
+        .is_some_and(|v| v.contains(&json!(element)));
+    if !has {
+        return Err(format!("read after add {element} lacks it: {reply}"));
+    }
+    Ok(())
+}
+
+fn raft_client(rng: &mut StdRng, _: &Cluster) -> Value {
+    let key = rng.random_range(0..4);
+    match rng.random_range(0..8) {
+        0 | 1 => json!({"type": "read", "key": key}),
+        2 | 3 => json!({"type": "write", "key": key, "value": rng.random_range(0..10)}),
+        4 | 5 => json!({"type": "cas", "key": key, "from": rng.random_range(0..10),
+                        "to": rng.random_range(0..10)}),
+        6 => json!({"type": "txn", "txn": [["r", key, null], ["w", key, rng.random_range(0..10)]]}),
+        _ => {
+            json!({"type": "txn", "txn": [["append", key, rng.random_range(0..10)], ["r", key, null]]})
+        }
+    }
+}
+
+fn raft_peer(rng: &mut StdRng, _: &Cluster) -> Value {
+    let term = rng.random_range(0..6u64);
+    if rng.random_bool(0.3) {
+        return json!({"type": "raft_vote", "term": term, "last_index": rng.random_range(0..20u64),
+                      "last_term": rng.random_range(0..term + 1), "pre": rng.random_bool(0.5)});
+    }
+    let prev = rng.random_range(0..10u64);
+    let entries: Vec<Value> = (0..rng.random_range(0..3))
+        .map(|i| {
+            if i == 0 && rng.random_bool(0.3) {
+                json!({"term": term})
+            } else {
+                json!({"term": term, "req": {"client": "c9", "id": rng.random_range(0..100u64),
+                       "op": {"type": "write", "key": rng.random_range(0..4), "value": 1}}})
+            }
+        })
+        .collect();
+    json!({"type": "raft_append", "term": term, "prev_index": prev,
+           "prev_term": rng.random_range(0..term + 1), "entries": entries,
+           "commit": rng.random_range(0..prev + 1)})
+}
+
+/// Whether `reply` is Maelstrom's temporarily-unavailable error: a Raft node that
+/// cannot reach a leader says so rather than answer.
+fn unavailable(reply: &Value) -> bool {
+    reply["type"] == "error" && reply["code"] == 11
+}
+
+fn raft_sanity(ask: &mut dyn Ask) -> Result<(), String> {
+    // The fuzzer's peers grant votes and accept appends, so the node can lead and commit;
+    // a node that follows a leader the fuzzing made up may refuse with error 11 instead.
+    let write = ask.ask(json!({"type": "write", "key": "sanity", "value": 7}))?;
+    if write["type"] == "error" && write["code"] == 10 {
+        // A transactional state machine.
+        let reply = ask.ask(json!({"type": "txn", "txn": [["r", 1, null]]}))?;
+        if reply["type"] != "txn_ok" && !unavailable(&reply) {
+            return Err(format!("a read-only txn got {reply}"));
+        }
+        return Ok(());
+    }
+    if unavailable(&write) {
+        return Ok(());
+    }
+    expect_type(&write, "write_ok")?;
+    let read = ask.ask(json!({"type": "read", "key": "sanity"}))?;
+    if unavailable(&read) {
+        return Ok(());
+    }
+    expect_type(&read, "read_ok")?;
+    if read["value"] != json!(7) {
+        return Err(format!("wrote 7, read {read}"));
+    }
+    Ok(())
+}
+
+/// Every client request a Raft message carries (`{client, id, op}`: log entries in an
+/// append, requests forwarded on an append's reply, either inside a relay): the leader
+/// that applies it answers, so this node no longer has to.
+fn raft_handoffs(body: &Value) -> Vec<(String, u64)> {
+    fn walk(v: &Value, out: &mut Vec<(String, u64)>) {
+        match v {
+            Value::Object(m) => {
+                if let (Some(Value::String(c)), Some(id), true) = (
+                    m.get("client"),
+                    m.get("id").and_then(Value::as_u64),
+                    m.contains_key("op"),
+                ) {
+                    out.push((c.clone(), id));
+                }
+                m.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(body, &mut out);
+    out
+}
+
 /// Every family the fuzzer knows.
 pub fn all() -> Vec<FamilyCorpus> {
     vec![
@@ -323,6 +446,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             peer: None,
             one_way: &[],
             sanity: echo_sanity,
+            handoffs: None,
         },
         FamilyCorpus {
             family: "generate",
@@ -330,6 +454,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             peer: None,
             one_way: &[],
             sanity: generate_sanity,
+            handoffs: None,
         },
         FamilyCorpus {
             family: "broadcast",
@@ -337,6 +462,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             peer: Some(broadcast_peer),
             one_way: &["bcast_gossip"],
             sanity: broadcast_sanity,
+            handoffs: None,
         },
         FamilyCorpus {
             family: "counter",
@@ -344,6 +470,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             peer: Some(counter_peer),
             one_way: &[],
             sanity: counter_sanity,
+            handoffs: None,
         },
         FamilyCorpus {
             family: "kafka",
@@ -351,6 +478,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             peer: Some(kafka_peer),
             one_way: &[],
             sanity: kafka_sanity,
+            handoffs: None,
         },
         FamilyCorpus {
             family: "txn",
@@ -358,6 +486,23 @@ pub fn all() -> Vec<FamilyCorpus> {
             peer: Some(txn_peer),
             one_way: &["txn_sync"],
             sanity: txn_sanity,
+            handoffs: None,
+        },
+        FamilyCorpus {
+            family: "gset",
+            client: gset_client,
+            peer: Some(broadcast_peer),
+            one_way: &["bcast_gossip"],
+            sanity: gset_sanity,
+            handoffs: None,
+        },
+        FamilyCorpus {
+            family: "raft",
+            client: raft_client,
+            peer: Some(raft_peer),
+            one_way: &[],
+            sanity: raft_sanity,
+            handoffs: Some(raft_handoffs),
         },
     ]
 }
@@ -453,6 +598,15 @@ pub fn targets() -> Vec<Target> {
                     f,
                     &[("GLOMERS__KAFKA__MODE", "\"lin-kv\"")],
                 ));
+            }
+            "raft" => {
+                for machine in ["lin-kv", "txn-rw-register", "txn-list-append"] {
+                    targets.push(alone(
+                        &format!("raft/{machine}"),
+                        f,
+                        &[("GLOMERS__RAFT__MACHINE", &format!("\"{machine}\""))],
+                    ));
+                }
             }
             _ => targets.push(alone(&format!("{f}/alone"), f, &[])),
         }

@@ -7,6 +7,10 @@
 //!   never to a client;
 //! - error code 13 (a handler crashed) never appears.
 //!
+//! A family whose requests may be answered by another node (Raft: the leader that
+//! applies a request answers it) names the requests each message to a peer hands over;
+//! a request handed over needs no answer from this node, but may still get one.
+//!
 //! Violations are counted; the first few are kept with the input line that caused them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -31,6 +35,8 @@ struct Slot {
     ok: u32,
     /// Error answers.
     errors: u32,
+    /// Times a message to a peer handed the request over for another node to answer.
+    handed: u32,
 }
 
 impl Slot {
@@ -38,7 +44,7 @@ impl Slot {
     fn open(&self) -> usize {
         self.required
             .len()
-            .saturating_sub((self.ok + self.errors) as usize)
+            .saturating_sub((self.ok + self.errors + self.handed) as usize)
     }
 }
 
@@ -59,11 +65,15 @@ pub struct Tally {
     pub sends: u64,
 }
 
+/// Names the client requests (client, msg_id) a body sent to a peer hands over.
+pub type Handoffs = fn(&serde_json::Value) -> Vec<(String, u64)>;
+
 /// Expectations and violations of one run.
 pub struct Oracle {
     me: String,
     others: HashSet<String>,
     one_way: HashSet<String>,
+    handoffs: Vec<Handoffs>,
     expected: HashMap<(String, String), Slot>,
     required_open: usize,
     initialized: bool,
@@ -91,14 +101,15 @@ pub fn preview(line: &[u8]) -> String {
 
 impl Oracle {
     /// An oracle for node `me` among `nodes`, whose families treat `one_way` types as
-    /// needing no answer.
-    pub fn new(me: &str, nodes: &[String], one_way: &[&str]) -> Oracle {
+    /// needing no answer and hand requests to peers as `handoffs` say.
+    pub fn new(me: &str, nodes: &[String], one_way: &[&str], handoffs: Vec<Handoffs>) -> Oracle {
         let mut others: HashSet<String> = nodes.iter().filter(|n| *n != me).cloned().collect();
         others.extend(SERVICES.iter().map(|s| s.to_string()));
         Oracle {
             me: me.to_string(),
             others,
             one_way: one_way.iter().map(|s| s.to_string()).collect(),
+            handoffs,
             expected: HashMap::new(),
             required_open: 0,
             initialized: false,
@@ -202,6 +213,8 @@ impl Oracle {
                             preview(line)
                         ),
                     );
+                } else if !self.handoffs.is_empty() {
+                    self.hand_over(&out);
                 }
             }
             Some(id) => {
@@ -213,6 +226,20 @@ impl Oracle {
             }
         }
         Some(out)
+    }
+
+    fn hand_over(&mut self, out: &Outbound) {
+        let Ok(body) = serde_json::from_str::<serde_json::Value>(out.body.get()) else {
+            return;
+        };
+        let handed: Vec<(String, u64)> = self.handoffs.iter().flat_map(|f| f(&body)).collect();
+        for (client, id) in handed {
+            if let Some(slot) = self.expected.get_mut(&(client, id.to_string())) {
+                let before = slot.open();
+                slot.handed += 1;
+                self.required_open = self.required_open + slot.open() - before;
+            }
+        }
     }
 
     fn match_reply(&mut self, out: &Outbound, id: String, line: &[u8]) {

@@ -60,6 +60,10 @@ fn field_text(f: &HashMap<String, Box<RawValue>>, key: &str) -> String {
         .map_or_else(|| "null".to_string(), |r| r.get().to_string())
 }
 
+fn field_u64(f: &HashMap<String, Box<RawValue>>, key: &str) -> u64 {
+    field_text(f, key).parse().unwrap_or(0)
+}
+
 fn error(code: u32, text: &str) -> J {
     J::Obj(vec![
         ("type".into(), J::Str("error".into())),
@@ -132,6 +136,32 @@ impl World {
                 "counter_gossip_ok",
                 vec![("counts", J::Raw(field_text(&f, "counts")))],
             ),
+            "raft_vote" => {
+                // A peer at the candidate's term (one below, for a pre-vote) that votes.
+                let term = field_u64(&f, "term");
+                let pre = field_text(&f, "pre") == "true";
+                let own = if pre { term.saturating_sub(1) } else { term };
+                typed(
+                    "raft_vote_ok",
+                    vec![("term", J::int(own)), ("granted", J::Raw("true".into()))],
+                )
+            }
+            "raft_append" => {
+                // A follower whose log matches: it stores the entries.
+                let entries = f
+                    .get("entries")
+                    .and_then(|e| serde_json::from_str::<Vec<&RawValue>>(e.get()).ok())
+                    .map_or(0, |e| e.len() as u64);
+                let index = field_u64(&f, "prev_index").saturating_add(entries);
+                typed(
+                    "raft_append_ok",
+                    vec![
+                        ("term", J::int(field_u64(&f, "term"))),
+                        ("success", J::Raw("true".into())),
+                        ("index", J::int(index)),
+                    ],
+                )
+            }
             other => error(10, &format!("peer does not answer {other}")),
         }
     }

@@ -242,7 +242,8 @@ pub fn run(
         .flat_map(|c| c.one_way.iter().copied())
         .collect();
     let gen = Generator::new(plan.seed, corpora, &families, plan.huge);
-    let mut oracle = Oracle::new(&gen.cluster.me, &gen.cluster.nodes, &one_way);
+    let handoffs: Vec<_> = enabled.iter().filter_map(|c| c.handoffs).collect();
+    let mut oracle = Oracle::new(&gen.cluster.me, &gen.cluster.nodes, &one_way, handoffs);
     if plan.collect_every == 1 {
         oracle.attribute_outputs();
     }
