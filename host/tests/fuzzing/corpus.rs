@@ -71,7 +71,7 @@ pub struct FamilyCorpus {
     /// Client requests (client, msg_id) a body this node sends to a peer hands over for
     /// another node to answer, for families where whoever applies a request answers it
     /// (Raft's leader). `None` for families that answer their own clients.
-    pub handoffs: Option<fn(&Value) -> Vec<(String, u64)>>,
+    pub handoffs: Option<super::oracle::Handoffs>,
 }
 
 fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
