@@ -293,23 +293,6 @@ pub fn parse_line(line: &[u8]) -> Result<Message<'_>, ParseError> {
     })
 }
 
-#[derive(Serialize)]
-struct OutEnvelope<'a, B: Serialize> {
-    src: &'a str,
-    dest: &'a str,
-    body: OutBody<'a, B>,
-}
-
-#[derive(Serialize)]
-struct OutBody<'a, B: Serialize> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    msg_id: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    in_reply_to: Option<u64>,
-    #[serde(flatten)]
-    payload: &'a B,
-}
-
 /// Removes a half-written line if serialization fails or panics.
 struct Rollback<'a> {
     buf: &'a mut Vec<u8>,
@@ -328,6 +311,10 @@ impl Drop for Rollback<'_> {
 /// Appends one message line to `out`. `payload` must serialize as a JSON object carrying
 /// `type` and the message's own fields (not `msg_id` or `in_reply_to`, which are added
 /// here). On error nothing is appended.
+///
+/// The envelope is written by hand (its keys are fixed, and node ids rarely need
+/// escaping) and the header fields are spliced into the payload's object: the output is
+/// the same as serialising one nested struct, at a fraction of the cost on the hot path.
 pub fn write_message<B: Serialize>(
     out: &mut Vec<u8>,
     src: &str,
@@ -337,25 +324,64 @@ pub fn write_message<B: Serialize>(
     payload: &B,
 ) -> Result<(), serde_json::Error> {
     let len = out.len();
-    let guard = Rollback {
+    let mut guard = Rollback {
         buf: out,
         len,
         done: false,
     };
-    let env = OutEnvelope {
-        src,
-        dest,
-        body: OutBody {
-            msg_id,
-            in_reply_to,
-            payload,
-        },
-    };
-    serde_json::to_writer(&mut *guard.buf, &env)?;
-    guard.buf.push(b'\n');
-    let mut guard = guard;
+    let buf = &mut *guard.buf;
+    buf.extend_from_slice(b"{\"src\":");
+    write_json_str(buf, src)?;
+    buf.extend_from_slice(b",\"dest\":");
+    write_json_str(buf, dest)?;
+    buf.extend_from_slice(b",\"body\":");
+    let body = buf.len();
+    serde_json::to_writer(&mut *buf, payload)?;
+    if buf.get(body) != Some(&b'{') {
+        return Err(serde::ser::Error::custom(
+            "a message body must serialize as a JSON object",
+        ));
+    }
+    let mut header = [0u8; 80];
+    let mut at = 0;
+    for (key, value) in [
+        (&b"\"msg_id\":"[..], msg_id),
+        (b"\"in_reply_to\":", in_reply_to),
+    ] {
+        if let Some(value) = value {
+            let mut digits = itoa::Buffer::new();
+            for part in [key, digits.format(value).as_bytes(), b","] {
+                header[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+        }
+    }
+    if at > 0 {
+        if buf.get(body + 1) == Some(&b'}') {
+            at -= 1; // an empty payload: no comma after the header
+        }
+        // Open a gap after the payload's `{` and put the header in it.
+        let end = buf.len();
+        buf.resize(end + at, 0);
+        buf.copy_within(body + 1..end, body + 1 + at);
+        buf[body + 1..body + 1 + at].copy_from_slice(&header[..at]);
+    }
+    buf.extend_from_slice(b"}\n");
     guard.done = true;
     Ok(())
+}
+
+/// Writes `s` as a JSON string: as it is between quotes when nothing in it needs
+/// escaping (node and client ids), through serde_json otherwise.
+fn write_json_str(out: &mut Vec<u8>, s: &str) -> Result<(), serde_json::Error> {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        serde_json::to_writer(out, s)
+    }
 }
 
 /// The body of a Maelstrom error reply.
@@ -638,6 +664,49 @@ mod tests {
         // A bare number cannot be flattened into a body object.
         assert!(write_message(&mut buf, "n0", "c1", None, None, &5).is_err());
         assert_eq!(buf, b"keep\n");
+    }
+
+    #[test]
+    fn hand_written_envelope_matches_serde_json() {
+        let payloads = [
+            json!({}),
+            json!({"type": "echo_ok", "echo": "x\"y"}),
+            json!({"type": "t", "nested": {"a": [1, 2]}}),
+        ];
+        let ids = [None, Some(0), Some(u64::MAX)];
+        for payload in &payloads {
+            for (msg_id, in_reply_to) in ids.iter().flat_map(|a| ids.iter().map(move |b| (*a, *b)))
+            {
+                for (src, dest) in [("n0", "c1"), ("n\"0", "c\n\\1")] {
+                    let mut buf = Vec::new();
+                    write_message(&mut buf, src, dest, msg_id, in_reply_to, payload).unwrap();
+                    // What serialising one nested struct gives (the previous way).
+                    #[derive(Serialize)]
+                    struct Envelope<'a> {
+                        src: &'a str,
+                        dest: &'a str,
+                        body: Body<'a>,
+                    }
+                    #[derive(Serialize)]
+                    struct Body<'a> {
+                        #[serde(skip_serializing_if = "Option::is_none")]
+                        msg_id: Option<u64>,
+                        #[serde(skip_serializing_if = "Option::is_none")]
+                        in_reply_to: Option<u64>,
+                        #[serde(flatten)]
+                        payload: &'a Value,
+                    }
+                    let body = Body {
+                        msg_id,
+                        in_reply_to,
+                        payload,
+                    };
+                    let envelope = Envelope { src, dest, body };
+                    let expected = format!("{}\n", serde_json::to_string(&envelope).unwrap());
+                    assert_eq!(String::from_utf8(buf).unwrap(), expected);
+                }
+            }
+        }
     }
 
     #[test]
