@@ -87,6 +87,15 @@ fn figures(results: &Value) -> (f64, f64, f64) {
     )
 }
 
+/// "median / max" in ms, or a dash for workloads without stable latencies.
+fn latencies(median: f64, max: f64) -> String {
+    if median.is_nan() {
+        "–".to_string()
+    } else {
+        format!("{median:.0} / {max:.0}")
+    }
+}
+
 fn compare() {
     let rows = [
         ("3d", "-w broadcast --node-count 25 --time-limit 20 --rate 100 --latency 100 broadcast-3d.toml"),
@@ -124,7 +133,11 @@ fn compare() {
             };
             let (rm, rmed, rmax) = figures(&r);
             let (dm, dmed, dmax) = figures(&d);
-            println!("| {id} | {seed} | {rm:.2} | {dm:.2} | {rmed:.0} / {rmax:.0} | {dmed:.0} / {dmax:.0} |");
+            println!(
+                "| {id} | {seed} | {rm:.3} | {dm:.3} | {} | {} |",
+                latencies(rmed, rmax),
+                latencies(dmed, dmax)
+            );
         }
     }
 }
