@@ -45,7 +45,7 @@ fn mb(bytes: Option<u64>) -> String {
 fn row(kind: &str, r: &Report) {
     let errors: u64 = r.tally.errors.values().sum();
     println!(
-        "{:<18} {:<10} {:>9} {:>10.0} {:>7} {:>9} {:>9} {:>8} {:>10} {:>10} {:>10}",
+        "{:<18} {:<10} {:>9} {:>10.0} {:>7} {:>9} {:>9} {:>8} {:>6} {:>10} {:>10} {:>10}",
         r.target,
         kind,
         r.tally.lines,
@@ -54,6 +54,7 @@ fn row(kind: &str, r: &Report) {
         r.tally.requests,
         r.tally.replies,
         errors,
+        r.tally.lost_to_leader_change,
         r.violation_count,
         mb(r.memory_after),
         mb(r.memory_peak),
@@ -72,7 +73,7 @@ fn main() {
         HUGE.every
     );
     println!(
-        "{:<18} {:<10} {:>9} {:>10} {:>7} {:>9} {:>9} {:>8} {:>10} {:>10} {:>10}",
+        "{:<18} {:<10} {:>9} {:>10} {:>7} {:>9} {:>9} {:>8} {:>6} {:>10} {:>10} {:>10}",
         "target",
         "run",
         "lines",
@@ -81,6 +82,7 @@ fn main() {
         "requests",
         "replies",
         "errors",
+        "lost",
         "violations",
         "mem after",
         "peak RSS"

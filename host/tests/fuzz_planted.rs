@@ -85,6 +85,7 @@ fn planted_bugs_are_reported() {
         one_way: &[],
         sanity: plant_sanity,
         handoffs: None,
+        epoch: None,
     });
     let target = Target {
         name: "planted".into(),

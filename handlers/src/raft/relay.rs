@@ -320,8 +320,19 @@ impl<M: Machine> Raft<M> {
                 return;
             }
             match r.reply_to {
-                // Handed over as the reply it is.
-                Some(id) => ctx.reply(&Sender::new(&r.to, Some(id)), &r.body),
+                // Handed over as the reply it is, if it is one: a body with a string
+                // `type` from a member of the cluster (the runtime adds `in_reply_to`).
+                Some(id) => {
+                    let mut body = r.body;
+                    if !self.is_peer(&r.from) || !body.get("type").is_some_and(Value::is_string) {
+                        debug!(ctx.log(), "raft: not relaying a malformed answer";
+                            "to" => &r.to, "from" => &r.from);
+                        return;
+                    }
+                    body.remove("in_reply_to");
+                    body.remove("msg_id");
+                    ctx.reply(&Sender::new(&r.to, Some(id)), &body);
+                }
                 None => {
                     let out = RelayOut {
                         msg_type: RELAY,

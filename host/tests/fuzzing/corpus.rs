@@ -72,6 +72,9 @@ pub struct FamilyCorpus {
     /// another node to answer, for families where whoever applies a request answers it
     /// (Raft's leader). `None` for families that answer their own clients.
     pub handoffs: Option<super::oracle::Handoffs>,
+    /// The family's leadership epoch in a body it sends to a peer (Raft's term), for
+    /// families whose deposed leaders may leave requests unanswered.
+    pub epoch: Option<super::oracle::Epoch>,
 }
 
 fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
@@ -412,9 +415,10 @@ fn raft_sanity(ask: &mut dyn Ask) -> Result<(), String> {
     Ok(())
 }
 
-/// Every client request a Raft message carries (`{client, id, op}`: log entries in an
-/// append, requests forwarded on an append's reply, either inside a relay): the leader
-/// that applies it answers, so this node no longer has to.
+/// Every request a Raft message carries for another node to answer: client requests
+/// (`{client, id, op}`: log entries in an append, requests forwarded on an append's
+/// reply, either inside a relay), whose answer comes from the leader that applies them,
+/// and a relayed answer (`{to, reply_to}`), which the relay hands to `to`.
 fn raft_handoffs(body: &Value) -> Vec<(String, u64)> {
     fn walk(v: &Value, out: &mut Vec<(String, u64)>) {
         match v {
@@ -425,6 +429,11 @@ fn raft_handoffs(body: &Value) -> Vec<(String, u64)> {
                     m.contains_key("op"),
                 ) {
                     out.push((c.clone(), id));
+                }
+                if let (Some(Value::String(to)), Some(id)) =
+                    (m.get("to"), m.get("reply_to").and_then(Value::as_u64))
+                {
+                    out.push((to.clone(), id));
                 }
                 m.values().for_each(|v| walk(v, out));
             }
@@ -437,6 +446,13 @@ fn raft_handoffs(body: &Value) -> Vec<(String, u64)> {
     out
 }
 
+/// The term of a Raft message the node sends (a relay's inner message included).
+fn raft_term(body: &Value) -> Option<u64> {
+    body["term"]
+        .as_u64()
+        .or_else(|| body["body"]["term"].as_u64())
+}
+
 /// Every family the fuzzer knows.
 pub fn all() -> Vec<FamilyCorpus> {
     vec![
@@ -447,6 +463,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             one_way: &[],
             sanity: echo_sanity,
             handoffs: None,
+            epoch: None,
         },
         FamilyCorpus {
             family: "generate",
@@ -455,6 +472,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             one_way: &[],
             sanity: generate_sanity,
             handoffs: None,
+            epoch: None,
         },
         FamilyCorpus {
             family: "broadcast",
@@ -463,6 +481,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             one_way: &["bcast_gossip"],
             sanity: broadcast_sanity,
             handoffs: None,
+            epoch: None,
         },
         FamilyCorpus {
             family: "counter",
@@ -471,6 +490,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             one_way: &[],
             sanity: counter_sanity,
             handoffs: None,
+            epoch: None,
         },
         FamilyCorpus {
             family: "kafka",
@@ -479,6 +499,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             one_way: &[],
             sanity: kafka_sanity,
             handoffs: None,
+            epoch: None,
         },
         FamilyCorpus {
             family: "txn",
@@ -487,6 +508,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             one_way: &["txn_sync"],
             sanity: txn_sanity,
             handoffs: None,
+            epoch: None,
         },
         FamilyCorpus {
             family: "gset",
@@ -495,6 +517,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             one_way: &["bcast_gossip"],
             sanity: gset_sanity,
             handoffs: None,
+            epoch: None,
         },
         FamilyCorpus {
             family: "raft",
@@ -503,6 +526,7 @@ pub fn all() -> Vec<FamilyCorpus> {
             one_way: &[],
             sanity: raft_sanity,
             handoffs: Some(raft_handoffs),
+            epoch: Some(raft_term),
         },
     ]
 }

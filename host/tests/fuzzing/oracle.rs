@@ -8,8 +8,14 @@
 //! - error code 13 (a handler crashed) never appears.
 //!
 //! A family whose requests may be answered by another node (Raft: the leader that
-//! applies a request answers it) names the requests each message to a peer hands over;
-//! a request handed over needs no answer from this node, but may still get one.
+//! applies a request answers it) names the requests a message between nodes carries
+//! ([`Handoffs`]). A request this node hands to a peer needs no answer from it; one that
+//! reaches it from a peer (a log entry, a relayed answer) may be answered by it. Such a
+//! family may also name its leadership epoch ([`Epoch`], Raft's term): a request still
+//! unanswered at the end that arrived before the epoch moved on may have been lost with
+//! a deposed leader's uncommitted log, as Raft allows (Maelstrom's client times out), and
+//! is counted apart rather than as a violation. One unanswered with no change of epoch
+//! since it arrived is a violation.
 //!
 //! Violations are counted; the first few are kept with the input line that caused them.
 
@@ -27,8 +33,8 @@ const KEEP: u64 = 3;
 /// at the end every required request must have one.
 #[derive(Debug, Default)]
 struct Slot {
-    /// Required requests: line number and preview.
-    required: Vec<(u64, String)>,
+    /// Required requests: line number, preview and the epoch when it arrived.
+    required: Vec<(u64, String, u64)>,
     /// One-way requests (an error answer allowed, none needed).
     optional: u32,
     /// Answers other than errors.
@@ -37,6 +43,8 @@ struct Slot {
     errors: u32,
     /// Times a message to a peer handed the request over for another node to answer.
     handed: u32,
+    /// Times a message from a peer carried it here, for this node to answer.
+    carried: u32,
 }
 
 impl Slot {
@@ -61,12 +69,19 @@ pub struct Tally {
     pub replies: u64,
     /// Of those, errors, by code.
     pub errors: BTreeMap<i64, u64>,
+    /// Requests left unanswered across a change of leadership epoch (see the module
+    /// docs).
+    pub lost_to_leader_change: u64,
     /// Other messages the node wrote (gossip, requests to peers and services).
     pub sends: u64,
 }
 
-/// Names the client requests (client, msg_id) a body sent to a peer hands over.
+/// Names the requests (asker, msg_id) a body between nodes carries for another node to
+/// answer.
 pub type Handoffs = fn(&serde_json::Value) -> Vec<(String, u64)>;
+
+/// Reads the node's leadership epoch from a body it sent to a peer, if it carries one.
+pub type Epoch = fn(&serde_json::Value) -> Option<u64>;
 
 /// Expectations and violations of one run.
 pub struct Oracle {
@@ -74,6 +89,8 @@ pub struct Oracle {
     others: HashSet<String>,
     one_way: HashSet<String>,
     handoffs: Vec<Handoffs>,
+    epochs: Vec<Epoch>,
+    epoch: u64,
     expected: HashMap<(String, String), Slot>,
     required_open: usize,
     initialized: bool,
@@ -101,8 +118,15 @@ pub fn preview(line: &[u8]) -> String {
 
 impl Oracle {
     /// An oracle for node `me` among `nodes`, whose families treat `one_way` types as
-    /// needing no answer and hand requests to peers as `handoffs` say.
-    pub fn new(me: &str, nodes: &[String], one_way: &[&str], handoffs: Vec<Handoffs>) -> Oracle {
+    /// needing no answer, pass requests between nodes as `handoffs` say and show their
+    /// leadership epoch as `epochs` read it.
+    pub fn new(
+        me: &str,
+        nodes: &[String],
+        one_way: &[&str],
+        handoffs: Vec<Handoffs>,
+        epochs: Vec<Epoch>,
+    ) -> Oracle {
         let mut others: HashSet<String> = nodes.iter().filter(|n| *n != me).cloned().collect();
         others.extend(SERVICES.iter().map(|s| s.to_string()));
         Oracle {
@@ -110,6 +134,8 @@ impl Oracle {
             others,
             one_way: one_way.iter().map(|s| s.to_string()).collect(),
             handoffs,
+            epochs,
+            epoch: 0,
             expected: HashMap::new(),
             required_open: 0,
             initialized: false,
@@ -149,6 +175,9 @@ impl Oracle {
         if self.last_input.is_some() {
             self.last_input = Some(preview(line));
         }
+        if !self.handoffs.is_empty() {
+            self.carry_in(line);
+        }
         let Inbound::Request {
             src,
             msg_id,
@@ -162,7 +191,7 @@ impl Oracle {
         let slot = self.expected.entry((src, msg_id)).or_default();
         let before = slot.open();
         if required {
-            slot.required.push((line_no, preview(line)));
+            slot.required.push((line_no, preview(line), self.epoch));
         } else {
             slot.optional += 1;
         }
@@ -213,7 +242,7 @@ impl Oracle {
                             preview(line)
                         ),
                     );
-                } else if !self.handoffs.is_empty() {
+                } else if !self.handoffs.is_empty() || !self.epochs.is_empty() {
                     self.hand_over(&out);
                 }
             }
@@ -228,10 +257,14 @@ impl Oracle {
         Some(out)
     }
 
+    /// Notes what a message to a peer hands over, and the epoch it shows.
     fn hand_over(&mut self, out: &Outbound) {
         let Ok(body) = serde_json::from_str::<serde_json::Value>(out.body.get()) else {
             return;
         };
+        if let Some(epoch) = self.epochs.iter().filter_map(|f| f(&body)).max() {
+            self.epoch = self.epoch.max(epoch);
+        }
         let handed: Vec<(String, u64)> = self.handoffs.iter().flat_map(|f| f(&body)).collect();
         for (client, id) in handed {
             if let Some(slot) = self.expected.get_mut(&(client, id.to_string())) {
@@ -239,6 +272,24 @@ impl Oracle {
                 slot.handed += 1;
                 self.required_open = self.required_open + slot.open() - before;
             }
+        }
+    }
+
+    /// Notes the requests an input line from a peer carries for this node to answer.
+    fn carry_in(&mut self, line: &[u8]) {
+        let Ok(msg) = serde_json::from_slice::<serde_json::Value>(line) else {
+            return;
+        };
+        if !msg["src"].as_str().is_some_and(|s| self.others.contains(s)) {
+            return;
+        }
+        let carried: Vec<(String, u64)> =
+            self.handoffs.iter().flat_map(|f| f(&msg["body"])).collect();
+        for (asker, id) in carried {
+            self.expected
+                .entry((asker, id.to_string()))
+                .or_default()
+                .carried += 1;
         }
     }
 
@@ -259,9 +310,9 @@ impl Oracle {
         };
         let before = slot.open();
         let required = slot.required.len() as u32;
-        let problem = if slot.ok + slot.errors >= required + slot.optional {
+        let problem = if slot.ok + slot.errors >= required + slot.optional + slot.carried {
             Some(("unasked reply", "more answers than requests"))
-        } else if !error && slot.ok >= required {
+        } else if !error && slot.ok >= required + slot.carried {
             Some((
                 "one-way answered",
                 "a one-way message answered with a result",
@@ -294,9 +345,10 @@ impl Oracle {
         self.required_open
     }
 
-    /// Ends the run: every request still unanswered is a violation.
+    /// Ends the run: every request still unanswered is a violation, unless the node's
+    /// leadership epoch moved on since it arrived (see the module docs).
     pub fn finish(&mut self) {
-        let mut open: Vec<(u64, String)> = self
+        let mut open: Vec<(u64, String, u64)> = self
             .expected
             .values()
             .flat_map(|slot| {
@@ -307,7 +359,11 @@ impl Oracle {
             })
             .collect();
         open.sort();
-        for (line_no, preview) in open {
+        for (line_no, preview, epoch) in open {
+            if !self.epochs.is_empty() && epoch < self.epoch {
+                self.tally.lost_to_leader_change += 1;
+                continue;
+            }
             self.violation(
                 "never answered",
                 format!("request on line {line_no} never answered: {preview}"),

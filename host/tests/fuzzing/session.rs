@@ -243,7 +243,14 @@ pub fn run(
         .collect();
     let gen = Generator::new(plan.seed, corpora, &families, plan.huge);
     let handoffs: Vec<_> = enabled.iter().filter_map(|c| c.handoffs).collect();
-    let mut oracle = Oracle::new(&gen.cluster.me, &gen.cluster.nodes, &one_way, handoffs);
+    let epochs: Vec<_> = enabled.iter().filter_map(|c| c.epoch).collect();
+    let mut oracle = Oracle::new(
+        &gen.cluster.me,
+        &gen.cluster.nodes,
+        &one_way,
+        handoffs,
+        epochs,
+    );
     if plan.collect_every == 1 {
         oracle.attribute_outputs();
     }
