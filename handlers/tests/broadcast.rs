@@ -53,7 +53,11 @@ fn written(out: &Outcome) -> Vec<Written> {
 /// When each node first received each value from another node.
 fn arrivals(out: &Outcome) -> BTreeMap<(u64, String), Duration> {
     let mut first = BTreeMap::new();
-    for m in out.delivered().filter(|m| m.between_nodes()) {
+    let delivered = out
+        .node_messages()
+        .iter()
+        .filter(|m| m.kind == EventKind::Recv);
+    for m in delivered {
         for v in values_in(&m.body["v"]) {
             first.entry((v, m.dest.clone())).or_insert(m.at);
         }
@@ -63,11 +67,19 @@ fn arrivals(out: &Outcome) -> BTreeMap<(u64, String), Duration> {
 
 /// How long `w` took to reach every node of `among` but its origin (`None`: some never
 /// got it).
-fn spread(w: &Written, among: &[String], first: &BTreeMap<(u64, String), Duration>) -> Option<Duration> {
+fn spread(
+    w: &Written,
+    among: &[String],
+    first: &BTreeMap<(u64, String), Duration>,
+) -> Option<Duration> {
     among
         .iter()
         .filter(|n| **n != w.origin)
-        .map(|n| first.get(&(w.value, n.clone())).map(|t| t.saturating_sub(w.at)))
+        .map(|n| {
+            first
+                .get(&(w.value, n.clone()))
+                .map(|t| t.saturating_sub(w.at))
+        })
         .try_fold(Duration::ZERO, |worst, t| t.map(|t| worst.max(t)))
 }
 
@@ -76,26 +88,28 @@ fn spread(w: &Written, among: &[String], first: &BTreeMap<(u64, String), Duratio
 
 #[test]
 fn challenges_3a_to_3c_are_valid_with_and_without_partitions() {
+    let mut cases = Vec::new();
     for id in ["3a", "3b", "3c"] {
         for seed in SEEDS {
             let plain = challenge(id, seed);
-            let single = plain.args.node_count == Some(1);
-            run_valid(&plain);
-            if !single {
-                run_valid(&with_partitions(plain));
+            if plain.args.node_count != Some(1) {
+                cases.push(with_partitions(plain.clone()));
             }
+            cases.push(plain);
         }
+    }
+    for out in run_parallel(&cases) {
+        out.assert_valid();
     }
 }
 
 /// The efficiency rows, fault-free, on each seed (computed once, shared by the tests
-/// that read them): 3d on its command shortened to 10 s, 3e on its full 20 s (its
-/// msgs/op target needs the first rounds, which align the leaves, to be a small part of
-/// the run).
+/// that read them): 3d on its command shortened to 10 s, 3e to 15 s (its msgs/op target
+/// needs the first rounds, which align the leaves, to be a small part of the run).
 fn efficient_runs() -> &'static [(&'static str, u64, Outcome)] {
     static RUNS: OnceLock<Vec<(&'static str, u64, Outcome)>> = OnceLock::new();
     RUNS.get_or_init(|| {
-        let rows: Vec<(&str, u64, u64)> = [("3d", 10), ("3e", 20)]
+        let rows: Vec<(&str, u64, u64)> = [("3d", 10), ("3e", 15)]
             .into_iter()
             .flat_map(|(id, secs)| SEEDS.map(move |seed| (id, seed, secs)))
             .collect();
@@ -130,10 +144,17 @@ fn challenges_3d_and_3e_meet_their_targets() {
 }
 #[test]
 fn challenges_3d_and_3e_are_valid_under_partitions() {
-    for id in ["3d", "3e"] {
-        for seed in SEEDS {
-            run_valid(&with_partitions(lasting(challenge(id, seed), 8)));
-        }
+    let cases: Vec<Case> = ["3d", "3e"]
+        .into_iter()
+        .flat_map(|id| SEEDS.map(move |seed| (id, seed)))
+        .map(|(id, seed)| {
+            let mut case = lasting(challenge(id, seed), 6);
+            case.args.nemesis_interval = 2.0;
+            with_partitions(case)
+        })
+        .collect();
+    for out in run_parallel(&cases) {
+        out.assert_valid();
     }
 }
 
@@ -164,7 +185,10 @@ fn the_hub_forwards_on_its_round_grid_and_a_round_costs_one_message_per_leaf_eac
         let gossip: Vec<&Message> = out.gossip_since(Duration::ZERO).collect();
         // A leaf sends its first batch at once and aligns on the hub's answer.
         let mut aligned: BTreeMap<&str, Duration> = BTreeMap::new();
-        for m in gossip.iter().filter(|m| m.src == "n0" && m.body.get("next").is_some()) {
+        for m in gossip
+            .iter()
+            .filter(|m| m.src == "n0" && m.body.get("next").is_some())
+        {
             aligned.entry(m.dest.as_str()).or_insert(m.at + round);
         }
         let mut per_round: BTreeMap<(String, String, u128), usize> = BTreeMap::new();
@@ -218,7 +242,10 @@ fn one_round_carries_a_value_over_both_hops() {
         let first = arrivals(out);
         let bound = round + ms(200) + 2 * slack + PICKUP;
         let mut checked = 0;
-        for w in written(out).iter().filter(|w| w.at >= out.since_start(2 * round)) {
+        for w in written(out)
+            .iter()
+            .filter(|w| w.at >= out.since_start(2 * round))
+        {
             let took = spread(w, &nodes, &first).expect("every value reaches every node");
             assert!(
                 took <= bound,
@@ -237,7 +264,10 @@ fn one_round_carries_a_value_over_both_hops() {
 #[test]
 fn fault_free_rounds_need_no_anti_entropy_and_no_standby() {
     for (id, seed, out) in efficient_runs() {
-        for m in out.sent().filter(|m| m.between_nodes()) {
+        for m in out
+            .gossip_since(Duration::ZERO)
+            .filter(|m| m.between_nodes())
+        {
             assert!(
                 m.body.get("have").is_none() && m.body.get("relay").is_none(),
                 "{id} seed {seed}: {m:?}"
@@ -258,13 +288,27 @@ fn the_last_round_is_confirmed_with_one_marker_per_leaf_then_all_is_quiet() {
             .map(|m| m.at)
             .max()
             .expect("the hub forwarded");
-        let after: Vec<&Message> = gossip.iter().copied().filter(|m| m.at > last_forward).collect();
+        let after: Vec<&Message> = gossip
+            .iter()
+            .copied()
+            .filter(|m| m.at > last_forward)
+            .collect();
         let from: BTreeSet<&str> = after.iter().map(|m| m.src.as_str()).collect();
         assert_eq!(after.len(), 24, "{id} seed {seed}: {after:#?}");
         assert_eq!(from.len(), 24, "{id} seed {seed}: one per leaf");
         for m in after {
-            let fields: Vec<&str> = m.body.as_object().unwrap().keys().map(String::as_str).collect();
-            assert_eq!((m.dest.as_str(), fields), ("n0", vec!["got", "type"]), "{m:?}");
+            let fields: Vec<&str> = m
+                .body
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(
+                (m.dest.as_str(), fields),
+                ("n0", vec!["got", "type"]),
+                "{m:?}"
+            );
         }
     }
 }
@@ -309,8 +353,10 @@ fn leaf_values_during_the_cut(
 /// it: no routed batch 3 s after the heal.
 #[test]
 fn with_the_hub_cut_off_leaves_reach_each_other_within_two_seconds() {
-    for id in ["3d", "3e"] {
-        let out = run_valid(&hub_cut_off(id));
+    let ids = ["3d", "3e"];
+    let cases: Vec<Case> = ids.iter().map(|id| hub_cut_off(id)).collect();
+    for (id, out) in ids.into_iter().zip(run_parallel(&cases)) {
+        out.assert_valid();
         let (round, _, _) = round_settings(id);
         let length = secs(CUT.1 - CUT.0);
         for (from, until, bound) in [
@@ -344,7 +390,10 @@ fn with_the_hub_cut_off_leaves_reach_each_other_within_two_seconds() {
             .copied()
             .filter(|m| m.at >= healed + secs(3))
             .collect();
-        assert!(late.is_empty(), "{id}: still routing after the heal: {late:#?}");
+        assert!(
+            late.is_empty(),
+            "{id}: still routing after the heal: {late:#?}"
+        );
     }
 }
 
@@ -368,7 +417,9 @@ fn without_failover_a_cut_off_hub_stalls_the_leaves_until_the_heal() {
         "{stalled} of {} leaf values stalled",
         values.len()
     );
-    assert!(out.sent().all(|m| m.body.get("relay").is_none()));
+    assert!(out
+        .gossip_since(Duration::ZERO)
+        .all(|m| m.body.get("relay").is_none()));
     // Once all is repaired nothing more is sent.
     assert!(out.gossip_since(out.main_end() + secs(8)).next().is_none());
 }
@@ -389,7 +440,11 @@ const HUB_SIDE: [&str; 4] = ["n0", "n1", "n2", "n3"];
 
 /// The far side's values written from `from` to `until` (main-phase times), each with
 /// how long it took to reach the rest of the far side.
-fn far_side_spreads(out: &Outcome, from: Duration, until: Duration) -> Vec<(Written, Option<Duration>)> {
+fn far_side_spreads(
+    out: &Outcome,
+    from: Duration,
+    until: Duration,
+) -> Vec<(Written, Option<Duration>)> {
     let far: Vec<String> = node_ids(10)
         .into_iter()
         .filter(|n| !HUB_SIDE.contains(&n.as_str()))
@@ -415,11 +470,16 @@ fn far_side_spreads(out: &Outcome, from: Duration, until: Duration) -> Vec<(Writ
 #[test]
 fn a_side_split_from_the_hub_gathers_on_one_standby_of_its_own() {
     let nodes = node_ids(10);
-    for (split_at, heal_at) in [(2, 14), (0, 14)] {
-        let out = run_valid(&ten_nodes(
-            14,
-            vec![split(&HUB_SIDE, &nodes, secs(split_at), Some(secs(heal_at)))],
-        ));
+    let scenarios = [(2, 14), (0, 12)];
+    let cases: Vec<Case> = scenarios
+        .iter()
+        .map(|&(split_at, heal_at)| {
+            let side = split(&HUB_SIDE, &nodes, secs(split_at), Some(secs(heal_at)));
+            ten_nodes(heal_at, vec![side])
+        })
+        .collect();
+    for (&(split_at, heal_at), out) in scenarios.iter().zip(run_parallel(&cases)) {
+        out.assert_valid();
         let (settled, healed) = (secs(split_at + 8), secs(heal_at));
         let values = far_side_spreads(&out, settled, healed - secs(2));
         assert!(values.len() > 50, "{} values", values.len());
@@ -501,7 +561,10 @@ fn configured(nodes: usize, rate: u32, secs: u64, settings: &str, seed: u64) -> 
 
 /// Each value's origin, from the history.
 fn origins(out: &Outcome) -> BTreeMap<u64, String> {
-    written(out).into_iter().map(|w| (w.value, w.origin)).collect()
+    written(out)
+        .into_iter()
+        .map(|w| (w.value, w.origin))
+        .collect()
 }
 
 /// A star relays deltas: no value goes to the same node twice or back to its origin, and
@@ -517,8 +580,14 @@ fn a_star_delivers_every_value_once_to_every_node() {
     ));
     let origin = origins(&out);
     let mut seen: BTreeMap<(String, u64), usize> = BTreeMap::new();
-    for m in out.sent().filter(|m| m.between_nodes()) {
-        assert!(m.src == "n0" || m.dest == "n0", "a leaf-to-leaf link: {m:?}");
+    for m in out
+        .gossip_since(Duration::ZERO)
+        .filter(|m| m.between_nodes())
+    {
+        assert!(
+            m.src == "n0" || m.dest == "n0",
+            "a leaf-to-leaf link: {m:?}"
+        );
         // Batches and forwards only: the anti-entropy check (with `have`) may resend a
         // value whose confirmation is still on its way when the check runs.
         if m.body.get("have").is_some() {
@@ -526,11 +595,19 @@ fn a_star_delivers_every_value_once_to_every_node() {
         }
         for v in values_in(&m.body["v"]) {
             *seen.entry((m.dest.clone(), v)).or_default() += 1;
-            assert_ne!(origin.get(&v), Some(&m.dest), "{v} sent back to its origin: {m:?}");
+            assert_ne!(
+                origin.get(&v),
+                Some(&m.dest),
+                "{v} sent back to its origin: {m:?}"
+            );
         }
     }
     assert!(seen.values().all(|&c| c == 1), "duplicates: {seen:?}");
-    assert_eq!(seen.len(), origin.len() * 4, "every value to every other node");
+    assert_eq!(
+        seen.len(),
+        origin.len() * 4,
+        "every value to every other node"
+    );
 }
 
 /// With independent batching the hub forwards in flushes `relay_batch_ms` apart, one
@@ -546,7 +623,10 @@ fn relay_batching_coalesces_values_into_one_message_per_leaf_per_flush() {
     ));
     let origin = origins(&out);
     let mut flushes: BTreeMap<Duration, Vec<&Message>> = BTreeMap::new();
-    for m in out.sent().filter(|m| m.between_nodes() && m.src == "n0") {
+    for m in out
+        .gossip_since(Duration::ZERO)
+        .filter(|m| m.between_nodes() && m.src == "n0")
+    {
         flushes.entry(m.at).or_default().push(m);
     }
     assert!(flushes.len() > 10, "{} flushes", flushes.len());
@@ -556,7 +636,11 @@ fn relay_batching_coalesces_values_into_one_message_per_leaf_per_flush() {
     }
     for batch in flushes.values() {
         let leaves: BTreeSet<&str> = batch.iter().map(|m| m.dest.as_str()).collect();
-        assert_eq!(leaves.len(), batch.len(), "one message per leaf: {batch:#?}");
+        assert_eq!(
+            leaves.len(),
+            batch.len(),
+            "one message per leaf: {batch:#?}"
+        );
         for m in batch {
             for v in values_in(&m.body["got"]) {
                 assert_eq!(origin.get(&v), Some(&m.dest), "{m:?}");
@@ -570,7 +654,10 @@ fn relay_batching_coalesces_values_into_one_message_per_leaf_per_flush() {
 fn total_layout_sends_only_own_values_directly() {
     let out = run_valid(&lasting(challenge("3b", 1), 5));
     let origin = origins(&out);
-    for m in out.sent().filter(|m| m.between_nodes()) {
+    for m in out
+        .gossip_since(Duration::ZERO)
+        .filter(|m| m.between_nodes())
+    {
         for v in values_in(&m.body["v"]) {
             assert_eq!(origin.get(&v), Some(&m.src), "{} relayed {v}", m.src);
         }
@@ -607,6 +694,7 @@ fn the_maelstrom_layout_follows_the_topology_message() {
 /// (uniform latency).
 #[test]
 fn every_layout_converges_through_partitions_duplicates_and_reordering() {
+    let mut cases = Vec::new();
     for (i, settings) in [
         "topology = \"star\"\nrelay_batch_ms = 100\norigin_batch_ms = 30",
         "topology = \"star\"\nrelay_batch_ms = 40\norigin_batch_ms = 10\nacks = true",
@@ -621,8 +709,13 @@ fn every_layout_converges_through_partitions_duplicates_and_reordering() {
         let mut case = configured(9, 30, 10, settings, 1 + i as u64);
         case.args.latency_dist = "uniform".into();
         case.args.nemesis_interval = 2.0;
-        let case = with_drawn(with_drawn(case, FaultMode::PartitionRandom), FaultMode::Duplicate);
-        run_valid(&case);
+        cases.push(with_drawn(
+            with_drawn(case, FaultMode::PartitionRandom),
+            FaultMode::Duplicate,
+        ));
+    }
+    for out in run_parallel(&cases) {
+        out.assert_valid();
     }
 }
 
@@ -646,7 +739,7 @@ fn anti_entropy_goes_quiet_once_everything_is_confirmed() {
 /// wrote nor received them), each with whether it reached `dest` later.
 fn dropped_then_delivered(out: &Outcome, src: &str, dest: &str) -> Vec<(u64, bool)> {
     let origin = origins(out);
-    let messages = out.messages();
+    let messages = out.node_messages();
     let got = |m: &Message, v: u64| {
         m.kind == EventKind::Recv && m.dest == dest && values_in(&m.body["v"]).contains(&v)
     };
@@ -702,7 +795,11 @@ fn acks_confirm_each_batch() {
         "topology = \"star\"\nrelay_batch_ms = 0\nacks = true\nfailover_ms = 0",
         1,
     ));
-    let delivered: Vec<&Message> = out.delivered().collect();
+    let delivered: Vec<&Message> = out
+        .node_messages()
+        .iter()
+        .filter(|m| m.kind == EventKind::Recv)
+        .collect();
     let asks: Vec<&Message> = delivered
         .iter()
         .copied()
@@ -736,7 +833,7 @@ fn the_hub_waits_for_a_missing_leaf_only_briefly_and_the_leaf_resends_its_batch(
         cut_links(&[("n3", "n0")], secs(5), Some(secs(5) + round)),
     );
     let out = run_valid(&case);
-    let messages = out.messages();
+    let messages = out.node_messages();
     let lost: Vec<&Message> = messages
         .iter()
         .filter(|m| m.kind == EventKind::Drop && m.src == "n3")
@@ -770,4 +867,3 @@ fn the_hub_waits_for_a_missing_leaf_only_briefly_and_the_leaf_resends_its_batch(
         assert!(resent.contains(&v), "{v} lost: {lost:?}, then {again:?}");
     }
 }
-

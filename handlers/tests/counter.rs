@@ -20,34 +20,42 @@ fn with_service(m: &Message) -> bool {
 /// and a quarter of a message per operation at most.
 #[test]
 fn challenge_4_reads_exact_sums_for_a_quarter_message_per_op() {
+    let mut cases = Vec::new();
     for seed in SEEDS {
-        let plain = lasting(challenge("4", seed), 10);
-        let out = run_valid(&plain);
+        let mut plain = lasting(challenge("4", seed), 10);
+        plain.args.nemesis_interval = 3.0;
+        cases.extend([plain.clone(), with_partitions(plain)]);
+    }
+    for out in run_parallel(&cases) {
+        out.assert_valid();
+        assert!(
+            out.case.faults.is_empty() || out.sent().all(|m| !m.between_nodes()),
+            "seq-kv mode: nodes never talk to each other"
+        );
         assert!(
             out.msgs_per_op() <= 0.25,
-            "seed {seed}: {:.3} msgs/op",
+            "{}: {:.3} msgs/op",
+            describe(&out.case),
             out.msgs_per_op()
-        );
-        let out = run_valid(&with_partitions(plain));
-        assert!(
-            out.sent().all(|m| !m.between_nodes()),
-            "seq-kv mode: nodes never talk to each other"
         );
     }
 }
 
-/// The pn-counter row (crdt mode, 10 s): exact final reads with and without partitions,
+/// The pn-counter row (crdt mode, 6 s): exact final reads with and without partitions,
 /// and through duplicated and reordered messages (uniform latency).
 #[test]
 fn pn_counter_reads_exact_sums_through_partitions_duplicates_and_reordering() {
+    let mut cases = Vec::new();
     for seed in SEEDS {
-        let plain = lasting(challenge("pn-counter", seed), 10);
-        run_valid(&plain);
-        run_valid(&with_partitions(plain.clone()));
-        let mut shuffled = with_drawn(with_partitions(plain), FaultMode::Duplicate);
+        let mut plain = lasting(challenge("pn-counter", seed), 6);
+        plain.args.nemesis_interval = 2.0;
+        let mut shuffled = with_drawn(with_partitions(plain.clone()), FaultMode::Duplicate);
         shuffled.args.latency = 20;
         shuffled.args.latency_dist = "uniform".into();
-        run_valid(&shuffled);
+        cases.extend([plain.clone(), with_partitions(plain), shuffled]);
+    }
+    for out in run_parallel(&cases) {
+        out.assert_valid();
     }
 }
 
@@ -55,13 +63,19 @@ fn pn_counter_reads_exact_sums_through_partitions_duplicates_and_reordering() {
 /// g-counter preset.
 #[test]
 fn seq_kv_mode_counts_negative_deltas_down() {
-    for seed in SEEDS {
-        let case = case(
-            "-w pn-counter --node-count 3 --rate 100 --time-limit 10",
-            "g-counter",
-            seed,
-        );
-        run_valid(&with_partitions(case));
+    let cases: Vec<Case> = SEEDS
+        .map(|seed| {
+            let mut case = case(
+                "-w pn-counter --node-count 3 --rate 100 --time-limit 6",
+                "g-counter",
+                seed,
+            );
+            case.args.nemesis_interval = 2.0;
+            with_partitions(case)
+        })
+        .to_vec();
+    for out in run_parallel(&cases) {
+        out.assert_valid();
     }
 }
 
@@ -98,14 +112,19 @@ fn with_the_built_in_defaults_most_reads_cost_nothing_and_idle_nodes_go_quiet() 
 /// state-changing request of the node's own, which pins seq-kv to its newest state.
 #[test]
 fn one_refresh_after_the_last_add_is_exact() {
-    for seed in SEEDS {
-        let mut case = case_with_config(
-            "-w g-counter --node-count 3 --rate 100 --time-limit 10",
-            "[node]\nhandlers = [\"counter\"]\n[counter]\nrefresh_ms = 500\nrefresh_max_ms = 500\n",
-            seed,
-        );
-        case.args.recovery_time = 1.1;
-        run_valid(&case);
+    let cases: Vec<Case> = SEEDS
+        .map(|seed| {
+            let mut case = case_with_config(
+                "-w g-counter --node-count 3 --rate 100 --time-limit 6",
+                "[node]\nhandlers = [\"counter\"]\n[counter]\nrefresh_ms = 500\nrefresh_max_ms = 500\n",
+                seed,
+            );
+            case.args.recovery_time = 1.1;
+            case
+        })
+        .to_vec();
+    for out in run_parallel(&cases) {
+        out.assert_valid();
     }
 }
 
@@ -116,5 +135,8 @@ fn an_idle_converged_crdt_cluster_sends_nothing() {
     let quiet_from = out.main_end() + secs(3);
     let late: Vec<&Message> = out.gossip_since(quiet_from).collect();
     assert!(late.is_empty(), "{late:#?}");
-    assert!(out.gossip_since(out.run.main_start).count() > 10, "it gossiped before");
+    assert!(
+        out.gossip_since(out.run.main_start).count() > 10,
+        "it gossiped before"
+    );
 }

@@ -37,7 +37,10 @@ fn every_node_converges_through_partitions_duplicates_and_reordering() {
             &format!("[node]\nhandlers = [\"gset\"]\n[gset]\ntopology = \"{topology}\"\n"),
             seed,
         );
-        case = with_drawn(with_drawn(case, FaultMode::PartitionRandom), FaultMode::Duplicate);
+        case = with_drawn(
+            with_drawn(case, FaultMode::PartitionRandom),
+            FaultMode::Duplicate,
+        );
         run_valid(&case);
     }
 }

@@ -1,5 +1,5 @@
 //! The kafka family on the deterministic driver: challenges 5a–5c (the scorecard's
-//! commands and presets, 3 s instead of 20 at the same rate) on fixed seeds with and
+//! commands and presets, 2 s instead of 20 at the same rate) on fixed seeds with and
 //! without partitions, judged by the bench's kafka checker (Jepsen's analysis: lost and
 //! unseen writes, duplicates, inconsistent offsets, poll skips, G1a...); 5c's targets;
 //! both modes' offsets; commits; and quiet when idle.
@@ -13,12 +13,12 @@ use common::*;
 use glomers_simkit::history::OpType;
 use serde_json::Value;
 
-/// Challenge row `id` shortened to 3 s, with partitions about every second when
+/// Challenge row `id` shortened to 2 s, with partitions about every half second when
 /// `partitions`.
 fn kafka_row(id: &str, seed: u64, partitions: bool) -> Case {
-    let mut case = lasting(challenge(id, seed), 3);
+    let mut case = lasting(challenge(id, seed), 2);
     if partitions {
-        case.args.nemesis_interval = 1.0;
+        case.args.nemesis_interval = 0.5;
         case = with_partitions(case);
     }
     case
@@ -54,7 +54,7 @@ fn fault_free(id: &str, seed: u64) -> &'static Outcome {
 }
 
 /// The fraction of sends and polls that succeeded (the workload's `crash` operations,
-/// which always end `info` and weigh heavily in a 3 s run, are left out).
+/// which always end `info` and weigh heavily in a 2 s run, are left out).
 fn sends_and_polls_ok(out: &Outcome) -> f64 {
     let (mut ok, mut all) = (0, 0);
     for (invoke, done) in out.operations() {
@@ -92,7 +92,10 @@ fn multi_node_kafka_is_valid_through_partitions() {
         .into_iter()
         .flat_map(|id| SEEDS.map(move |seed| (id, seed)))
         .collect();
-    let cases: Vec<Case> = rows.iter().map(|&(id, seed)| kafka_row(id, seed, true)).collect();
+    let cases: Vec<Case> = rows
+        .iter()
+        .map(|&(id, seed)| kafka_row(id, seed, true))
+        .collect();
     for ((id, seed), out) in rows.into_iter().zip(run_parallel(&cases)) {
         out.assert_valid();
         assert!(!out.case.faults.is_empty(), "{id} seed {seed}: partitions");
@@ -104,7 +107,8 @@ fn multi_node_kafka_is_valid_through_partitions() {
                 .count();
             assert_eq!(failed_sends, 0, "seed {seed}: replicated sends never fail");
             assert!(
-                out.sent().all(|m| m.dest.starts_with('n') || m.dest.starts_with('c')),
+                out.sent()
+                    .all(|m| m.dest.starts_with('n') || m.dest.starts_with('c')),
                 "seed {seed}: replicated mode uses no service"
             );
         }
@@ -115,7 +119,7 @@ fn multi_node_kafka_is_valid_through_partitions() {
 #[test]
 fn replicated_mode_on_five_nodes_is_valid_through_partitions() {
     let mut case = case(
-        "-w kafka --node-count 5 --concurrency 2n --time-limit 3 --rate 1000 --nemesis-interval 1",
+        "-w kafka --node-count 5 --concurrency 2n --time-limit 2 --rate 1000 --nemesis-interval 0.5",
         "kafka-5c",
         1,
     );
@@ -151,7 +155,9 @@ fn lin_kv_mode_fills_gaps_from_the_service_while_peers_are_unreachable() {
     let case = kafka_row("5b", 2, false);
     let nodes = node_ids(2);
     let out = run_valid(&with_fault(case, split(&["n0"], &nodes, secs(0), None)));
-    assert!(out.delivered().all(|m| !m.between_nodes() || m.at >= out.main_end()));
+    assert!(out
+        .delivered()
+        .all(|m| !m.between_nodes() || m.at >= out.main_end()));
 }
 
 /// The offsets each `list_committed_offsets_ok` reports, with when and by whom, and
@@ -173,12 +179,15 @@ fn offsets_of(body: &Value) -> BTreeMap<String, u64> {
 fn commits_spread_and_only_grow() {
     for id in ["5b", "5c"] {
         let out = fault_free(id, 3);
-        let messages = out.messages();
+        let messages = out.messages_where(|_, wire| wire.contains("commit"));
         // Commit requests by msg_id per client, to pair them with their acknowledgement.
         let mut requested: BTreeMap<(String, u64), BTreeMap<String, u64>> = BTreeMap::new();
         let mut acknowledged: Commits = Vec::new();
         let mut listed: Commits = Vec::new();
-        for m in messages.iter().filter(|m| m.kind == glomers_sim::net::journal::EventKind::Send) {
+        for m in messages
+            .iter()
+            .filter(|m| m.kind == glomers_sim::net::journal::EventKind::Send)
+        {
             match m.kind_of_body() {
                 "commit_offsets" => {
                     let id = m.body["msg_id"].as_u64().unwrap_or_default();
@@ -196,12 +205,22 @@ fn commits_spread_and_only_grow() {
                 _ => {}
             }
         }
-        assert!(acknowledged.len() > 100 && listed.len() > 10, "{id}: commits happened");
+        assert!(
+            acknowledged.len() > 50 && listed.len() > 10,
+            "{id}: {} commits acknowledged, {} lists",
+            acknowledged.len(),
+            listed.len()
+        );
         let mut last: BTreeMap<(String, String), u64> = BTreeMap::new();
         for (at, node, offsets) in &listed {
             for (key, &offset) in offsets {
-                let before = last.insert((node.clone(), key.clone()), offset).unwrap_or(0);
-                assert!(offset >= before, "{id}: {node} listed {key} at {offset} after {before}");
+                let before = last
+                    .insert((node.clone(), key.clone()), offset)
+                    .unwrap_or(0);
+                assert!(
+                    offset >= before,
+                    "{id}: {node} listed {key} at {offset} after {before}"
+                );
                 let floor = acknowledged
                     .iter()
                     .filter(|(t, _, _)| *t + secs(1) <= *at)
@@ -224,9 +243,55 @@ fn commits_spread_and_only_grow() {
 fn an_idle_cluster_stops_replicating() {
     let out = fault_free("5c", 1);
     let (from, until) = (out.main_end() + secs(1), out.main_end() + secs(9));
-    let chatter: Vec<&Message> = out
-        .gossip_since(from)
-        .filter(|m| m.at < until)
-        .collect();
+    let chatter: Vec<&Message> = out.gossip_since(from).filter(|m| m.at < until).collect();
     assert!(chatter.is_empty(), "{chatter:#?}");
+}
+
+/// Replicated offsets are Lamport stamps `L × N + i`: the answering node's index in the
+/// low part, growing at each node, and above every offset the node had surely heard of:
+/// a send invoked a second after another one was acknowledged gets a greater offset.
+#[test]
+fn replicated_offsets_are_lamport_stamps() {
+    for seed in SEEDS {
+        let out = fault_free("5c", seed);
+        let mut sends: Vec<(std::time::Duration, std::time::Duration, usize, u64)> = Vec::new();
+        for (invoke, done) in out.operations() {
+            let Some(done) = done.filter(|d| d.kind == OpType::Ok && invoke.f == "send") else {
+                continue;
+            };
+            let node = invoke.node.as_deref().unwrap_or_default();
+            let index: usize = node.trim_start_matches('n').parse().expect("node ids nK");
+            let offset = done.value["offset"].as_u64().expect("integer offsets");
+            assert_eq!(
+                offset % 2,
+                index as u64,
+                "seed {seed}: {offset} from {node}"
+            );
+            let at = |op: &glomers_simkit::history::Op| std::time::Duration::from_nanos(op.time);
+            sends.push((at(invoke), at(done), index, offset));
+        }
+        assert!(sends.len() > 500, "seed {seed}: {} sends", sends.len());
+        let mut last = [0u64; 2];
+        for &(_, _, index, offset) in &sends {
+            assert!(
+                offset > last[index],
+                "seed {seed}: n{index} went back to {offset}"
+            );
+            last[index] = offset;
+        }
+        let mut by_completion: Vec<(std::time::Duration, u64)> =
+            sends.iter().map(|s| (s.1, s.3)).collect();
+        by_completion.sort();
+        let (mut heard, mut highest) = (0, 0);
+        for &(invoked, _, index, offset) in &sends {
+            while heard < by_completion.len() && by_completion[heard].0 + secs(1) <= invoked {
+                highest = highest.max(by_completion[heard].1);
+                heard += 1;
+            }
+            assert!(
+                offset > highest,
+                "seed {seed}: n{index} gave {offset}, not above {highest} acknowledged a second before"
+            );
+        }
+    }
 }

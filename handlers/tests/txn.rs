@@ -1,5 +1,5 @@
 //! The txn family on the deterministic driver: challenges 6a–6c (the scorecard's
-//! commands and presets, 2 s instead of 20 at the same rate) on fixed seeds, judged by
+//! commands and presets, 1 s instead of 20 at the same rate) on fixed seeds, judged by
 //! the bench's rw-register checker at each row's consistency model (read-uncommitted or
 //! read-committed) with total availability; replication's message budget; and
 //! convergence: once a write has had time to reach a node, that node never again reads
@@ -15,12 +15,12 @@ use glomers_sim::faults::{FaultKind, FaultMode};
 use glomers_simkit::history::{Op, OpType};
 use serde_json::Value;
 
-/// Row `id` shortened to 2 s, with partitions about every half second when the row has
-/// the nemesis.
+/// Row `id` shortened to 1 s (a thousand transactions), with partitions about every
+/// quarter second when the row has the nemesis.
 fn txn_row(id: &str, seed: u64) -> Case {
-    let mut case = lasting(challenge(id, seed), 2);
+    let mut case = lasting(challenge(id, seed), 1);
     if challenge_has_nemesis(id) {
-        case.args.nemesis_interval = 0.5;
+        case.args.nemesis_interval = 0.25;
         case = with_partitions(case);
     }
     case
@@ -37,7 +37,11 @@ fn challenges_6a_to_6c_are_valid_with_total_availability() {
     let cases: Vec<Case> = rows.iter().map(|&(id, seed)| txn_row(id, seed)).collect();
     for ((id, seed), out) in rows.into_iter().zip(run_parallel(&cases)) {
         out.assert_valid();
-        assert_eq!(out.ok_fraction(), 1.0, "{id} seed {seed}: total availability");
+        assert_eq!(
+            out.ok_fraction(),
+            1.0,
+            "{id} seed {seed}: total availability"
+        );
     }
 }
 
@@ -45,8 +49,8 @@ fn challenges_6a_to_6c_are_valid_with_total_availability() {
 #[test]
 fn read_committed_on_five_nodes_through_partitions() {
     let mut case = case(
-        "-w txn-rw-register --node-count 5 --concurrency 2n --time-limit 2 --rate 1000 \
-         --consistency-models read-committed --availability total --nemesis-interval 0.5",
+        "-w txn-rw-register --node-count 5 --concurrency 2n --time-limit 1 --rate 1000 \
+         --consistency-models read-committed --availability total --nemesis-interval 0.25",
         "txn",
         1,
     );
@@ -169,16 +173,15 @@ fn assert_converges(out: &Outcome, blocked: &[(Duration, Duration)]) -> usize {
     let mut constrained = 0;
     for r in &reads {
         let same_key = writes.iter().filter(|w| w.key == r.key);
-        let source = writes
-            .iter()
-            .find(|w| w.key == r.key && w.value == r.value);
+        let source = writes.iter().find(|w| w.key == r.key && w.value == r.value);
         let mut superseders = same_key.filter(|b| reached(b, &r.node, r.invoked));
         let stale = match source {
             None if r.value.is_null() => superseders.next(),
-            None => panic!("{} read {:?}={}, which nobody wrote", r.node, r.key, r.value),
-            Some(v) => superseders.find(|b| {
-                !std::ptr::eq(*b, v) && reached(v, &b.node, b.invoked)
-            }),
+            None => panic!(
+                "{} read {:?}={}, which nobody wrote",
+                r.node, r.key, r.value
+            ),
+            Some(v) => superseders.find(|b| !std::ptr::eq(*b, v) && reached(v, &b.node, b.invoked)),
         };
         if let Some(b) = stale {
             panic!(
@@ -201,7 +204,8 @@ fn assert_converges(out: &Outcome, blocked: &[(Duration, Duration)]) -> usize {
 /// write superseded (nor null). Returns how many such pairs of reads it checked.
 fn assert_atomic_visibility(out: &Outcome, blocked: &[(Duration, Duration)]) -> usize {
     let (writes, reads) = writes_and_reads(out);
-    let writer = |key: &Value, value: &Value| writes.iter().find(|w| w.key == *key && w.value == *value);
+    let writer =
+        |key: &Value, value: &Value| writes.iter().find(|w| w.key == *key && w.value == *value);
     let mut checked = 0;
     for r in &reads {
         let Some(t) = writer(&r.key, &r.value) else {
@@ -244,7 +248,12 @@ fn blocking_windows(out: &Outcome) -> Vec<(Duration, Duration)> {
     out.case
         .faults
         .iter()
-        .filter(|f| matches!(f.kind, FaultKind::Partition { .. } | FaultKind::Pause { .. }))
+        .filter(|f| {
+            matches!(
+                f.kind,
+                FaultKind::Partition { .. } | FaultKind::Pause { .. }
+            )
+        })
         .map(|f| {
             let until = f.end.unwrap_or(secs(out.case.args.time_limit));
             (out.since_start(f.start), out.since_start(until))
@@ -253,13 +262,13 @@ fn blocking_windows(out: &Outcome) -> Vec<(Duration, Duration)> {
 }
 
 /// A convergence scenario: the txn preset at read-committed on `nodes` nodes, 100
-/// transactions a second over 10 keys that are never retired, for 8 s. With that many
+/// transactions a second over 10 keys that are never retired, for 7 s. With that many
 /// keys a node often reads a key it has not written for a while, which is what lets a
 /// missing write show.
 fn convergence_case(nodes: usize, seed: u64) -> Case {
     case(
         &format!(
-            "-w txn-rw-register --node-count {nodes} --concurrency 2n --time-limit 8 --rate 100 \
+            "-w txn-rw-register --node-count {nodes} --concurrency 2n --time-limit 7 --rate 100 \
              --consistency-models read-committed --availability total --key-count 10 \
              --max-writes-per-key 100000"
         ),
@@ -283,7 +292,10 @@ fn writes_made_during_a_partition_reach_everyone_after_it_heals() {
         let constrained = assert_converges(&out, &blocked);
         let atomic = assert_atomic_visibility(&out, &blocked);
         assert!(atomic > 20, "seed {seed}: {atomic} pairs of reads checked");
-        assert!(constrained > 200, "seed {seed}: {constrained} reads constrained");
+        assert!(
+            constrained > 200,
+            "seed {seed}: {constrained} reads constrained"
+        );
     }
 }
 
@@ -308,7 +320,10 @@ fn a_paused_node_catches_up_when_it_resumes() {
         let constrained = assert_converges(&out, &blocked);
         let atomic = assert_atomic_visibility(&out, &blocked);
         assert!(atomic > 20, "seed {seed}: {atomic} pairs of reads checked");
-        assert!(constrained > 200, "seed {seed}: {constrained} reads constrained");
+        assert!(
+            constrained > 200,
+            "seed {seed}: {constrained} reads constrained"
+        );
     }
 }
 
@@ -321,13 +336,19 @@ fn five_nodes_converge_through_partitions_duplicates_and_reordering() {
         case.args.latency = 20;
         case.args.latency_dist = "uniform".into();
         case.args.nemesis_interval = 1.0;
-        let case = with_drawn(with_drawn(case, FaultMode::PartitionRandom), FaultMode::Duplicate);
+        let case = with_drawn(
+            with_drawn(case, FaultMode::PartitionRandom),
+            FaultMode::Duplicate,
+        );
         let out = run_valid(&case);
         let blocked = blocking_windows(&out);
         let constrained = assert_converges(&out, &blocked);
         let atomic = assert_atomic_visibility(&out, &blocked);
         assert!(atomic > 20, "seed {seed}: {atomic} pairs of reads checked");
-        assert!(constrained > 50, "seed {seed}: {constrained} reads constrained");
+        assert!(
+            constrained > 50,
+            "seed {seed}: {constrained} reads constrained"
+        );
     }
 }
 
@@ -344,11 +365,12 @@ fn relaying_carries_writes_across_a_non_transitive_partition() {
         let constrained = assert_converges(&out, &[]);
         let atomic = assert_atomic_visibility(&out, &[]);
         assert!(atomic > 20, "seed {seed}: {atomic} pairs of reads checked");
-        assert!(constrained > 200, "seed {seed}: {constrained} reads constrained");
+        assert!(
+            constrained > 200,
+            "seed {seed}: {constrained} reads constrained"
+        );
     }
 }
-
-
 
 /// The convergence check can fail: on a cluster that does not replicate (one round a
 /// minute) it finds a stale read.
@@ -359,5 +381,8 @@ fn the_convergence_check_catches_a_cluster_that_does_not_replicate() {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         assert_converges(&out, &[]);
     }));
-    assert!(caught.is_err(), "the check missed a cluster that never replicates");
+    assert!(
+        caught.is_err(),
+        "the check missed a cluster that never replicates"
+    );
 }

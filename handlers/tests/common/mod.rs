@@ -157,7 +157,11 @@ pub fn isolate(node: &str, nodes: &[String], from: Duration, until: Option<Durat
 /// Splits `side` from the other nodes of `nodes` (both ways).
 pub fn split(side: &[&str], nodes: &[String], from: Duration, until: Option<Duration>) -> Fault {
     let side: Vec<String> = side.iter().map(|s| s.to_string()).collect();
-    let rest: Vec<String> = nodes.iter().filter(|n| !side.contains(n)).cloned().collect();
+    let rest: Vec<String> = nodes
+        .iter()
+        .filter(|n| !side.contains(n))
+        .cloned()
+        .collect();
     let grudge = grudge_from_components(&[side, rest]);
     partition("split", grudge, from, until)
 }
@@ -186,6 +190,8 @@ pub struct Outcome {
     pub results: Value,
     /// The journal, parsed on first use.
     journal: OnceLock<Vec<Message>>,
+    /// Its node-to-node messages, parsed on first use.
+    gossip: OnceLock<Vec<Message>>,
 }
 
 /// Runs `case` on the deterministic driver.
@@ -202,6 +208,7 @@ pub fn run(case: &Case) -> Outcome {
         run,
         results: traced.results.unwrap_or(Value::Null),
         journal: OnceLock::new(),
+        gossip: OnceLock::new(),
     }
 }
 
@@ -267,6 +274,17 @@ pub struct Message {
     pub body: Value,
 }
 
+/// True if the raw wire form (`{"id":..,"src":"..","dest":"..","body":..}`) is a message
+/// between two nodes, read without parsing the body.
+fn node_to_node(wire: &str) -> bool {
+    let field = |name: &str| {
+        let start = wire.find(name)? + name.len();
+        let rest = &wire[start..];
+        rest.find('"').map(|end| &rest[..end])
+    };
+    field("\"src\":\"").is_some_and(is_node) && field("\"dest\":\"").is_some_and(is_node)
+}
+
 fn is_node(id: &str) -> bool {
     id.strip_prefix('n')
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
@@ -299,23 +317,29 @@ impl Outcome {
 
     /// Every journal event, parsed (once).
     pub fn messages(&self) -> &[Message] {
-        self.journal.get_or_init(|| {
-            self.run
-                .journal
-                .iter()
-                .map(|e| {
-                    let wire: Value =
-                        serde_json::from_str(&e.wire).expect("journal lines are JSON");
-                    Message {
-                        kind: e.kind,
-                        at: Duration::from_nanos(e.time),
-                        src: wire["src"].as_str().unwrap_or_default().to_string(),
-                        dest: wire["dest"].as_str().unwrap_or_default().to_string(),
-                        body: wire["body"].clone(),
-                    }
-                })
-                .collect()
-        })
+        self.journal
+            .get_or_init(|| self.messages_where(|_, _| true))
+    }
+
+    /// The journal events `keep` accepts, given their time (since the test start) and raw
+    /// wire text, parsed: much cheaper than [`Outcome::messages`] on a big journal when
+    /// only a few are wanted.
+    pub fn messages_where(&self, keep: impl Fn(Duration, &str) -> bool) -> Vec<Message> {
+        self.run
+            .journal
+            .iter()
+            .filter(|e| keep(Duration::from_nanos(e.time), &e.wire))
+            .map(|e| {
+                let wire: Value = serde_json::from_str(&e.wire).expect("journal lines are JSON");
+                Message {
+                    kind: e.kind,
+                    at: Duration::from_nanos(e.time),
+                    src: wire["src"].as_str().unwrap_or_default().to_string(),
+                    dest: wire["dest"].as_str().unwrap_or_default().to_string(),
+                    body: wire["body"].clone(),
+                }
+            })
+            .collect()
     }
 
     /// The messages handed to the network (each once, whatever became of it).
@@ -328,10 +352,18 @@ impl Outcome {
         self.messages().iter().filter(|m| m.kind == EventKind::Recv)
     }
 
+    /// The journal's node-to-node events, parsed (once, and only those: client traffic is
+    /// most of a journal).
+    pub fn node_messages(&self) -> &[Message] {
+        self.gossip
+            .get_or_init(|| self.messages_where(|_, wire| node_to_node(wire)))
+    }
+
     /// The node-to-node messages sent from `since` (since the test start) on.
     pub fn gossip_since(&self, since: Duration) -> impl Iterator<Item = &Message> {
-        self.sent()
-            .filter(move |m| m.between_nodes() && m.at >= since)
+        self.node_messages()
+            .iter()
+            .filter(move |m| m.kind == EventKind::Send && m.at >= since)
     }
 
     /// A time of the main phase (as fault windows count) as a time since the test start

@@ -171,3 +171,33 @@ impl NodeFactory for HostNodes {
             .map_err(|e| e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preset_is_found_by_name_and_overrides_apply_when_nodes_are_built() {
+        glomers_handlers::link();
+        let presets = glomers_handlers::PRESETS;
+        let c = HostConfig::preset("broadcast-3e.toml", presets).unwrap();
+        assert_eq!(c, HostConfig::preset("broadcast-3e", presets).unwrap());
+        assert!(c.text.contains("round_ms = 1700") && c.overrides.is_empty());
+        let err = HostConfig::preset("broadcast-9z", presets).unwrap_err();
+        assert!(err.contains("broadcast-3e"), "{err}");
+        let c = c.with_override("broadcast", "fanout", "\"many\"");
+        assert_eq!(
+            c.overrides,
+            vec![(
+                "GLOMERS__BROADCAST__FANOUT".to_string(),
+                "\"many\"".to_string()
+            )]
+        );
+        let nodes = HostNodes::new(&c).unwrap();
+        let refused = nodes
+            .build(0, "n0", 1)
+            .err()
+            .expect("a bad override is refused");
+        assert!(refused.contains("broadcast.fanout"), "{refused}");
+    }
+}
