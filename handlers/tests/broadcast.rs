@@ -201,6 +201,10 @@ fn the_hub_forwards_on_its_round_grid_and_a_round_costs_one_message_per_leaf_eac
             *per_round
                 .entry((m.src.clone(), m.dest.clone(), r))
                 .or_default() += 1;
+            if !markers && m.dest == "n0" {
+                // Without markers a leaf writes only when it has values of its own.
+                assert!(m.body.get("v").is_some(), "{id} seed {seed}: {m:?}");
+            }
             if m.src == "n0" && m.body.get("v").is_some() {
                 // Without markers the hub never forwards after its instant.
                 let (early, late) = match markers {
