@@ -1,7 +1,8 @@
 //! The broadcast family on the deterministic driver: challenges 3a–3e (the scorecard's
 //! commands and presets) on fixed seeds with and without partitions, judged by the bench's
 //! set-full checker; the efficiency presets' targets; round-aligned batching read off the
-//! network journal; and the leaves of a star routing around a hub that is cut off.
+//! network journal; the leaves of a star routing around a hub that is cut off; and the
+//! overlays, batching modes and repairs with settings of their own.
 
 mod common;
 
@@ -86,6 +87,8 @@ fn spread(
 // ---------------------------------------------------------------------------------------
 // The challenges.
 
+/// 3a (one node) and 3b (five nodes, the `broadcast` preset) are valid on each seed, and
+/// so are 3b and 3c (3b's command with the partition nemesis) under partitions.
 #[test]
 fn challenges_3a_to_3c_are_valid_with_and_without_partitions() {
     let mut cases = Vec::new();
@@ -142,6 +145,9 @@ fn challenges_3d_and_3e_meet_their_targets() {
         );
     }
 }
+
+/// 3d and 3e (6 s) stay valid under the partition nemesis: what a partition keeps from
+/// a side reaches it after the heal.
 #[test]
 fn challenges_3d_and_3e_are_valid_under_partitions() {
     let cases: Vec<Case> = ["3d", "3e"]

@@ -54,16 +54,20 @@ fn rows_are_valid(ids: &[&str], lease: Option<bool>) {
     }
 }
 
+/// The lin-kv rows (3 nodes with `--concurrency 2n`, 5 with `4n`) with the preset's
+/// read leases.
 #[test]
 fn lin_kv_on_three_and_five_nodes_is_linearizable_with_and_without_partitions() {
     rows_are_valid(&["lin-kv/3", "lin-kv/5"], None);
 }
 
+/// The 3-node lin-kv row with every read confirmed by a round (the read index).
 #[test]
 fn lin_kv_without_read_leases_is_linearizable_with_and_without_partitions() {
     rows_are_valid(&["lin-kv/3"], Some(false));
 }
 
+/// The txn-rw-register and txn-list-append rows, each on its preset.
 #[test]
 fn both_txn_machines_are_strict_serializable_with_and_without_partitions() {
     rows_are_valid(&["txn-rw", "txn-la"], None);

@@ -6,7 +6,6 @@
 //! Every test binary in `tests/` includes this module and uses a different part of it.
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -418,17 +417,4 @@ impl Outcome {
             .as_f64()
             .unwrap_or(f64::NAN)
     }
-
-    /// The nodes that sent a node-to-node message of type `body_type`.
-    pub fn senders_of(&self, body_type: &str) -> BTreeSet<String> {
-        self.sent()
-            .filter(|m| m.between_nodes() && m.kind_of_body() == body_type)
-            .map(|m| m.src.clone())
-            .collect()
-    }
-}
-
-/// Milliseconds of `d`, for messages.
-pub fn in_ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
