@@ -24,9 +24,7 @@ pub mod raft;
 pub mod txn;
 
 #[cfg(test)]
-mod determinism;
-#[cfg(test)]
-pub(crate) mod test_cluster;
+mod served_node;
 
 include!(concat!(env!("OUT_DIR"), "/presets.rs"));
 

@@ -80,8 +80,9 @@ fn unsafe_broadcast() -> Case {
         "-w broadcast --deterministic --node-count 5 --time-limit 10 --rate 20 --latency 100 \
          --recovery-time 5 broadcast-3e.toml",
     );
-    let mut config = HostConfig::from_args(&args.args, glomers_handlers::PRESETS).unwrap();
-    config.overrides = vec![("GLOMERS__BROADCAST__ANTI_ENTROPY_MS".into(), "0".into())];
+    let config = HostConfig::preset("broadcast-3e", glomers_handlers::PRESETS)
+        .unwrap()
+        .with_override("broadcast", "anti_entropy_ms", "0");
     Case {
         args,
         config,

@@ -114,9 +114,11 @@ struct Refresh {
     changed: bool,
     interval: Duration,
     due: Duration,
-    /// This node made a state change since the last refresh started, so reads sent now
-    /// are at least as fresh as that change.
-    pinned: bool,
+    /// When this node's last state change since the last refresh started was stored:
+    /// reads sent now are at least as fresh as that change. A refresh relies on it only
+    /// if it is from the last tick; an older one would let the refresh miss what other
+    /// nodes stored since, so it pins first.
+    pinned_at: Option<Duration>,
 }
 
 /// The `seq-kv` mode of the counter family.
@@ -168,7 +170,7 @@ impl SeqKvCounter {
                 changed: false,
                 interval: settings.refresh_every,
                 due: settings.refresh_every,
-                pinned: false,
+                pinned_at: None,
             },
         }
     }
@@ -242,7 +244,7 @@ impl SeqKvCounter {
     /// The batch is stored: seq-kv holds `stored` for our key.
     fn complete_batch(&mut self, ctx: &mut Ctx<Self>, stored: Contribution) {
         self.own = Some(stored);
-        self.refresh.pinned = true;
+        self.refresh.pinned_at = Some(ctx.now());
         // Activity: refresh at the base pace again.
         self.refresh.interval = self.settings.refresh_every;
         self.refresh.due = self.refresh.due.min(ctx.now() + self.refresh.interval);
@@ -274,7 +276,7 @@ impl SeqKvCounter {
             },
             Purpose::BatchPin => match KvResult::<serde_json::Value>::from_outcome(outcome) {
                 KvResult::Done => {
-                    self.refresh.pinned = true;
+                    self.refresh.pinned_at = Some(ctx.now());
                     self.read_own(ctx);
                 }
                 _ => self.send_pin(ctx, Purpose::BatchPin),
@@ -305,7 +307,12 @@ impl SeqKvCounter {
         }
         self.refresh.running = true;
         self.refresh.changed = false;
-        if std::mem::take(&mut self.refresh.pinned) {
+        let fresh = self
+            .refresh
+            .pinned_at
+            .take()
+            .is_some_and(|t| ctx.now().saturating_sub(t) <= self.settings.flush_every);
+        if fresh {
             self.read_others(ctx);
         } else {
             self.send_pin(ctx, Purpose::RefreshPin);

@@ -82,6 +82,40 @@ impl HostConfig {
             overrides,
         })
     }
+
+    /// The embedded preset `name` (`broadcast-3e` or `broadcast-3e.toml`) without
+    /// overrides. Unlike [`HostConfig::from_args`] it reads neither files nor the
+    /// process environment, so tests running side by side each get exactly their own
+    /// config; add overrides with [`HostConfig::with_override`].
+    pub fn preset(name: &str, presets: &[Preset]) -> Result<HostConfig, String> {
+        let stem = name.strip_suffix(".toml").unwrap_or(name);
+        let preset = presets.iter().find(|p| p.name == stem).ok_or_else(|| {
+            let names: Vec<&str> = presets.iter().map(|p| p.name).collect();
+            format!(
+                "no embedded preset `{stem}` (there are {})",
+                names.join(", ")
+            )
+        })?;
+        Ok(HostConfig {
+            source: format!("embedded preset {}.toml", preset.name),
+            text: preset.text.to_string(),
+            overrides: Vec::new(),
+        })
+    }
+
+    /// This config with `[section] key = value` overridden, as the host's
+    /// `GLOMERS__SECTION__KEY=value` would (`value` is a TOML value: `0`, `"total"`,
+    /// `true`).
+    pub fn with_override(mut self, section: &str, key: &str, value: &str) -> HostConfig {
+        let variable = format!(
+            "{}{}__{}",
+            glomers_runtime::config::ENV_PREFIX,
+            section.to_uppercase(),
+            key.to_uppercase()
+        );
+        self.overrides.push((variable, value.to_string()));
+        self
+    }
 }
 
 /// Builds the host's nodes from a [`HostConfig`].
@@ -135,5 +169,35 @@ impl NodeFactory for HostNodes {
         build_node(&self.config, &all_specs(), log, node_seeds(seed, index))
             .map(|n| Box::new(n) as Box<dyn SimNode>)
             .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preset_is_found_by_name_and_overrides_apply_when_nodes_are_built() {
+        glomers_handlers::link();
+        let presets = glomers_handlers::PRESETS;
+        let c = HostConfig::preset("broadcast-3e.toml", presets).unwrap();
+        assert_eq!(c, HostConfig::preset("broadcast-3e", presets).unwrap());
+        assert!(c.text.contains("round_ms = 1700") && c.overrides.is_empty());
+        let err = HostConfig::preset("broadcast-9z", presets).unwrap_err();
+        assert!(err.contains("broadcast-3e"), "{err}");
+        let c = c.with_override("broadcast", "fanout", "\"many\"");
+        assert_eq!(
+            c.overrides,
+            vec![(
+                "GLOMERS__BROADCAST__FANOUT".to_string(),
+                "\"many\"".to_string()
+            )]
+        );
+        let nodes = HostNodes::new(&c).unwrap();
+        let refused = nodes
+            .build(0, "n0", 1)
+            .err()
+            .expect("a bad override is refused");
+        assert!(refused.contains("broadcast.fanout"), "{refused}");
     }
 }

@@ -79,6 +79,10 @@ pub struct DetRun {
     pub crash: Option<Crash>,
     /// Virtual time at the end.
     pub virtual_time: Duration,
+    /// Virtual time at which the main phase began (after init and setup): the faults'
+    /// `start` and `end` count from it, while journal, history and nemesis times count
+    /// from the test start.
+    pub main_start: Duration,
 }
 
 /// Runs one test.
@@ -95,6 +99,7 @@ pub fn run(setup: DetSetup) -> DetRun {
                 node_faults: Vec::new(),
                 crash: Some(*crash),
                 virtual_time: Duration::ZERO,
+                main_start: Duration::ZERO,
             }
         }
     };
@@ -279,6 +284,7 @@ impl<'a> Driver<'a> {
             node_faults: self.node_faults,
             crash: self.crash,
             virtual_time: self.now,
+            main_start: self.gen_start,
         }
     }
 

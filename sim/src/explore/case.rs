@@ -5,7 +5,7 @@
 
 use crate::cli::TestArgs;
 use crate::deterministic::host::{HostConfig, HostNodes};
-use crate::deterministic::{self, store, DetSetup};
+use crate::deterministic::{self, store, DetRun, DetSetup};
 use crate::faults::FaultPlan;
 use crate::plan::TestPlan;
 use crate::workload::{lookup, Workload};
@@ -44,6 +44,17 @@ pub struct Verdict {
     pub virtual_seconds: f64,
     /// The store directory, when it was written.
     pub dir: Option<PathBuf>,
+}
+
+/// A case's verdict together with what its run produced.
+pub struct TracedRun {
+    /// The verdict, as [`Case::run_with`] gives it.
+    pub verdict: Verdict,
+    /// The run (history, network journal, nemesis operations, times); `None` when the
+    /// case could not start (bad flags).
+    pub run: Option<DetRun>,
+    /// `results.json` as the bench writes it; `None` for a crash.
+    pub results: Option<serde_json::Value>,
 }
 
 impl Verdict {
@@ -107,9 +118,25 @@ impl Case {
     /// Runs the case with nodes from `nodes` (built from [`Case::config`]); writes the
     /// store (and its report) if `write`.
     pub fn run_with(&self, nodes: &HostNodes, write: bool, report: bool) -> Verdict {
+        self.execute(nodes, write, report).verdict
+    }
+
+    /// Runs the case with nodes from `nodes` and keeps everything the run produced
+    /// (nothing is written), for tests that assert more than the verdict.
+    pub fn run_traced(&self, nodes: &HostNodes) -> TracedRun {
+        self.execute(nodes, false, false)
+    }
+
+    fn execute(&self, nodes: &HostNodes, write: bool, report: bool) -> TracedRun {
         let (workload, plan) = match self.plan() {
             Ok(p) => p,
-            Err(e) => return Verdict::cannot_run(e),
+            Err(e) => {
+                return TracedRun {
+                    verdict: Verdict::cannot_run(e),
+                    run: None,
+                    results: None,
+                }
+            }
         };
         let run = deterministic::run(DetSetup {
             plan: &plan,
@@ -125,10 +152,15 @@ impl Case {
         let Some(a) = store::analyse(&plan, workload.as_ref(), &run) else {
             let why = run
                 .crash
+                .as_ref()
                 .map_or_else(|| "crash".to_string(), |c| c.message.clone());
-            let mut v = Verdict::cannot_run(why);
-            v.dir = dir;
-            return v;
+            let mut verdict = Verdict::cannot_run(why);
+            verdict.dir = dir;
+            return TracedRun {
+                verdict,
+                run: Some(run),
+                results: None,
+            };
         };
         let mut rules = BTreeSet::new();
         let mut findings = Vec::new();
@@ -143,7 +175,7 @@ impl Case {
         if a.exit_code != 0 && rules.is_empty() {
             rules.insert("unknown".into());
         }
-        Verdict {
+        let verdict = Verdict {
             exit_code: a.exit_code,
             rules,
             findings,
@@ -151,6 +183,11 @@ impl Case {
             ops,
             virtual_seconds,
             dir,
+        };
+        TracedRun {
+            verdict,
+            run: Some(run),
+            results: Some(a.json),
         }
     }
 
