@@ -57,6 +57,7 @@ pub mod wire;
 
 #[cfg(test)]
 mod fuzz_regressions;
+mod session;
 #[cfg(test)]
 mod tests;
 
@@ -72,6 +73,7 @@ use kv::LinKv;
 use log::{Log, Request};
 use machine::{Machine, RaftMsg};
 use relay::{Answer, Route};
+use session::Session;
 use settings::{MachineKind, Settings};
 use txn::{ListAppend, RwRegister};
 
@@ -201,8 +203,8 @@ pub struct Raft<M: Machine> {
     log: Log<M::Command>,
     commit: u64,
     applied: u64,
-    /// Per client, the highest request id applied.
-    sessions: BTreeMap<String, u64>,
+    /// Per client, the ids of its requests applied most recently.
+    sessions: BTreeMap<String, Session>,
     /// When a leader last reached this node (or this node last led, or started).
     leader_contact: Duration,
     election_at: Duration,

@@ -341,13 +341,12 @@ impl<M: Machine> Raft<M> {
             let Some(req) = &entry.req else {
                 continue;
             };
-            let seen = self.sessions.entry(req.client.clone()).or_insert(0);
-            if req.id <= *seen {
+            let session = self.sessions.entry(req.client.clone()).or_default();
+            if !session.admit(req.id) {
                 debug!(ctx.log(), "raft: skipping a request applied before";
                     "client" => &req.client, "msg_id" => req.id);
                 continue;
             }
-            *seen = req.id;
             let result = self.machine.apply(&req.op);
             if leading {
                 Self::answer(ctx, &req.client, req.id, result);

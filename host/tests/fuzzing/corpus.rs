@@ -415,34 +415,43 @@ fn raft_sanity(ask: &mut dyn Ask) -> Result<(), String> {
     Ok(())
 }
 
-/// Every request a Raft message carries for another node to answer: client requests
-/// (`{client, id, op}`: log entries in an append, requests forwarded on an append's
-/// reply, either inside a relay), whose answer comes from the leader that applies them,
-/// and a relayed answer (`{to, reply_to}`), which the relay hands to `to`.
-fn raft_handoffs(body: &Value) -> Vec<(String, u64)> {
-    fn walk(v: &Value, out: &mut Vec<(String, u64)>) {
-        match v {
-            Value::Object(m) => {
-                if let (Some(Value::String(c)), Some(id), true) = (
-                    m.get("client"),
-                    m.get("id").and_then(Value::as_u64),
-                    m.contains_key("op"),
-                ) {
-                    out.push((c.clone(), id));
-                }
-                if let (Some(Value::String(to)), Some(id)) =
-                    (m.get("to"), m.get("reply_to").and_then(Value::as_u64))
-                {
-                    out.push((to.clone(), id));
-                }
-                m.values().for_each(|v| walk(v, out));
-            }
-            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-            _ => {}
-        }
+/// Every request a Raft message carries for another node to answer, read off its JSON
+/// text as the node writes it: client requests (`{"client":…,"id":…,"op":…}`: log
+/// entries in an append, requests forwarded on an append's reply, either inside a
+/// relay), whose answer comes from the leader that applies them, and a relayed answer
+/// (`"to":…` then `"reply_to":…`), which the relay hands to `to`.
+fn raft_handoffs(text: &str) -> Vec<(String, u64)> {
+    fn string_at(text: &str) -> Option<&str> {
+        text.find('"').map(|end| &text[..end])
+    }
+    fn number_at(text: &str) -> Option<u64> {
+        let end = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        text[..end].parse().ok()
     }
     let mut out = Vec::new();
-    walk(body, &mut out);
+    for (i, key) in text.match_indices("\"client\":\"") {
+        let rest = &text[i + key.len()..];
+        let Some(client) = string_at(rest) else {
+            continue;
+        };
+        let after = &rest[client.len() + 1..];
+        if let Some(id) = after.strip_prefix(",\"id\":").and_then(number_at) {
+            out.push((client.to_string(), id));
+        }
+    }
+    for (i, key) in text.match_indices("\"reply_to\":") {
+        let Some(id) = number_at(&text[i + key.len()..]) else {
+            continue;
+        };
+        let to = text[..i]
+            .rfind("\"to\":\"")
+            .and_then(|j| string_at(&text[j + 6..]));
+        if let Some(to) = to {
+            out.push((to.to_string(), id));
+        }
+    }
     out
 }
 

@@ -76,9 +76,9 @@ pub struct Tally {
     pub sends: u64,
 }
 
-/// Names the requests (asker, msg_id) a body between nodes carries for another node to
-/// answer.
-pub type Handoffs = fn(&serde_json::Value) -> Vec<(String, u64)>;
+/// Names the requests (asker, msg_id) a message between nodes carries for another node
+/// to answer, read off the JSON text (a body may nest deeper than a parser allows).
+pub type Handoffs = fn(&str) -> Vec<(String, u64)>;
 
 /// Reads the node's leadership epoch from a body it sent to a peer, if it carries one.
 pub type Epoch = fn(&serde_json::Value) -> Option<u64>;
@@ -243,6 +243,7 @@ impl Oracle {
                         ),
                     );
                 } else if !self.handoffs.is_empty() || !self.epochs.is_empty() {
+                    // A message to a peer: what it hands over, the epoch it shows.
                     self.hand_over(&out);
                 }
             }
@@ -252,6 +253,11 @@ impl Oracle {
                     *self.tally.errors.entry(out.code.unwrap_or(-1)).or_default() += 1;
                 }
                 self.match_reply(&out, id.clone(), line);
+                // A reply to a peer can carry requests too (Raft's `fwd`).
+                let families_pass = !self.handoffs.is_empty() || !self.epochs.is_empty();
+                if families_pass && self.others.contains(&out.dest) {
+                    self.hand_over(&out);
+                }
             }
         }
         Some(out)
@@ -259,13 +265,13 @@ impl Oracle {
 
     /// Notes what a message to a peer hands over, and the epoch it shows.
     fn hand_over(&mut self, out: &Outbound) {
-        let Ok(body) = serde_json::from_str::<serde_json::Value>(out.body.get()) else {
-            return;
-        };
-        if let Some(epoch) = self.epochs.iter().filter_map(|f| f(&body)).max() {
-            self.epoch = self.epoch.max(epoch);
+        if let Ok(body) = serde_json::from_str::<serde_json::Value>(out.body.get()) {
+            if let Some(epoch) = self.epochs.iter().filter_map(|f| f(&body)).max() {
+                self.epoch = self.epoch.max(epoch);
+            }
         }
-        let handed: Vec<(String, u64)> = self.handoffs.iter().flat_map(|f| f(&body)).collect();
+        let text = out.body.get();
+        let handed: Vec<(String, u64)> = self.handoffs.iter().flat_map(|f| f(text)).collect();
         for (client, id) in handed {
             if let Some(slot) = self.expected.get_mut(&(client, id.to_string())) {
                 let before = slot.open();
@@ -277,14 +283,17 @@ impl Oracle {
 
     /// Notes the requests an input line from a peer carries for this node to answer.
     fn carry_in(&mut self, line: &[u8]) {
-        let Ok(msg) = serde_json::from_slice::<serde_json::Value>(line) else {
+        let Ok(text) = std::str::from_utf8(line) else {
             return;
         };
-        if !msg["src"].as_str().is_some_and(|s| self.others.contains(s)) {
+        let from_peer = self
+            .others
+            .iter()
+            .any(|o| text.contains(&format!("\"src\":\"{o}\"")));
+        if !from_peer {
             return;
         }
-        let carried: Vec<(String, u64)> =
-            self.handoffs.iter().flat_map(|f| f(&msg["body"])).collect();
+        let carried: Vec<(String, u64)> = self.handoffs.iter().flat_map(|f| f(text)).collect();
         for (asker, id) in carried {
             self.expected
                 .entry((asker, id.to_string()))
