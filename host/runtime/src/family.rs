@@ -137,7 +137,7 @@ impl<H: Handler> Slot for Installed<H> {
     fn message(&mut self, k: &mut Kernel, me: usize, msg: &Message) -> CallEnd {
         let from = Sender::new(&msg.src, msg.msg_id);
         self.call(k, me, |h, ctx| {
-            let body = routing::decode::<H::Msg<'_>>(&msg.msg_type, msg.body.get())
+            let body = routing::decode::<H::Msg<'_>>(&msg.msg_type, msg.body)
                 .map_err(|e| Error::malformed(format!("bad `{}` body: {e}", msg.msg_type)))?;
             h.on_message(ctx, from, body)
         })

@@ -28,15 +28,15 @@ pub struct Message<'a> {
     pub msg_id: Option<u64>,
     /// The body's `in_reply_to`, when this is a reply.
     pub in_reply_to: Option<u64>,
-    /// The whole body, unparsed.
-    pub body: &'a RawValue,
+    /// The whole body, unparsed: the text of one JSON object.
+    pub body: &'a str,
 }
 
 impl<'a> Message<'a> {
     /// Deserializes the body into a handler's typed request. A failure becomes a
     /// malformed-request error (code 12) naming the message type and what was wrong.
     pub fn parse<T: Deserialize<'a>>(&self) -> Result<T, Error> {
-        serde_json::from_str(self.body.get())
+        serde_json::from_str(self.body)
             .map_err(|e| Error::malformed(format!("bad `{}` body: {e}", self.msg_type)))
     }
 
@@ -50,7 +50,7 @@ impl<'a> Message<'a> {
             code: Option<u32>,
             text: Option<String>,
         }
-        let parsed: ErrorBody = serde_json::from_str(self.body.get()).unwrap_or(ErrorBody {
+        let parsed: ErrorBody = serde_json::from_str(self.body).unwrap_or(ErrorBody {
             code: None,
             text: None,
         });
@@ -215,39 +215,126 @@ fn raw_str<'a>(raw: &'a RawValue, field: &str) -> Result<Cow<'a, str>, String> {
 }
 
 /// Parses one input line (without its newline).
+///
+/// Lines in the shape Maelstrom writes (see [`fast_envelope`]) skip the full parse of the
+/// envelope: the body is then parsed (and so checked) once for its header, as on the
+/// full path. Anything else, and any such line whose body does not parse, takes the full
+/// parse, so both paths accept and refuse exactly the same lines.
 pub fn parse_line(line: &[u8]) -> Result<Message<'_>, ParseError> {
     let text =
         std::str::from_utf8(line).map_err(|e| ParseError::Envelope(format!("not UTF-8: {e}")))?;
+    if let Some((src, dest, body)) = fast_envelope(text) {
+        if let Ok(header) = pick3(body, ["type", "msg_id", "in_reply_to"]) {
+            return read_header(Cow::Borrowed(src), Ok(Cow::Borrowed(dest)), body, header);
+        }
+    }
+    parse_full(text)
+}
+
+/// Parses a line of any shape: the envelope in full, then the body's header.
+fn parse_full(text: &str) -> Result<Message<'_>, ParseError> {
     let [src, dest, body] = pick3(text, ["src", "dest", "body"])
         .map_err(|e| ParseError::Envelope(format!("not a message envelope: {e}")))?;
     let src = src
         .once("src")
         .and_then(|raw| raw_str(raw, "src"))
         .map_err(ParseError::Envelope)?;
-    let body = body.once("body").map_err(ParseError::Envelope)?;
+    let body = body.once("body").map_err(ParseError::Envelope)?.get();
     let dest = dest.once("dest").and_then(|raw| raw_str(raw, "dest"));
-    // Built only on failure: the hot path allocates nothing for it.
-    let bad_body = |dest: &Result<Cow<str>, String>, answer: Option<ReplyTo>, reason: String| {
-        ParseError::Body {
-            src: src.to_string(),
-            dest: dest
-                .as_ref()
-                .map_or_else(|_| String::new(), |d| d.to_string()),
-            answer,
-            reason,
-        }
-    };
-    let [msg_type, msg_id, in_reply_to] = match pick3(body.get(), ["type", "msg_id", "in_reply_to"])
-    {
+    let header = match pick3(body, ["type", "msg_id", "in_reply_to"]) {
         Ok(header) => header,
         Err(e) => {
-            return Err(bad_body(
+            return Err(body_error(
+                &src,
                 &dest,
                 None,
                 format!("body is not a JSON object: {e}"),
             ))
         }
     };
+    read_header(src, dest, body, header)
+}
+
+/// The envelope of a line in the shape Maelstrom writes, without parsing the body: `{`,
+/// then `"id"` (an integer), `"src"` and `"dest"` (strings with nothing to unescape) in
+/// any order, each at most once, then `"body":` and the body, which ends the line
+/// before its closing `}`. No whitespace. `None` for any other line.
+fn fast_envelope(text: &str) -> Option<(&str, &str, &str)> {
+    let mut rest = text.strip_prefix('{')?;
+    let (mut src, mut dest, mut id) = (None, None, false);
+    loop {
+        let (key, after) = plain_string(rest)?;
+        let value = after.strip_prefix(':')?;
+        match key {
+            "body" => {
+                // JSON's whitespace around the body belongs to no value.
+                let space = [' ', '\t', '\n', '\r'];
+                let body = value.strip_suffix('}')?.trim_matches(space);
+                return Some((src?, dest?, body));
+            }
+            "id" if !id => {
+                let end = value.find(',')?;
+                if !is_json_integer(&value[..end]) {
+                    return None;
+                }
+                id = true;
+                rest = &value[end + 1..];
+            }
+            "src" | "dest" => {
+                let (s, after) = plain_string(value)?;
+                let slot = if key == "src" { &mut src } else { &mut dest };
+                if slot.replace(s).is_some() {
+                    return None;
+                }
+                rest = after.strip_prefix(',')?;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// A JSON string at the start of `text` with nothing to unescape, and what follows it.
+fn plain_string(text: &str) -> Option<(&str, &str)> {
+    let inner = text.strip_prefix('"')?;
+    let end = inner.find('"')?;
+    let s = &inner[..end];
+    if s.bytes().any(|b| b == b'\\' || b < 0x20) {
+        return None;
+    }
+    Some((s, &inner[end + 1..]))
+}
+
+/// True for an integer as JSON writes it: an optional `-`, then `0` or digits not
+/// starting with `0`.
+fn is_json_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    is_integer(digits) && !digits.starts_with('-') && (digits == "0" || !digits.starts_with('0'))
+}
+
+/// A body that could not be read, for an error reply when it can be answered.
+fn body_error(
+    src: &str,
+    dest: &Result<Cow<str>, String>,
+    answer: Option<ReplyTo>,
+    reason: String,
+) -> ParseError {
+    ParseError::Body {
+        src: src.to_string(),
+        dest: dest
+            .as_ref()
+            .map_or_else(|_| String::new(), |d| d.to_string()),
+        answer,
+        reason,
+    }
+}
+
+/// Builds the message from its envelope and its body's header fields.
+fn read_header<'a>(
+    src: Cow<'a, str>,
+    dest: Result<Cow<'a, str>, String>,
+    body: &'a str,
+    [msg_type, msg_id, in_reply_to]: [Seen<'a>; 3],
+) -> Result<Message<'a>, ParseError> {
     // A message that carries `in_reply_to` is a reply, and replies are never answered.
     let answer = match (msg_id, in_reply_to) {
         (Seen::Once(raw), Seen::Absent) if is_integer(raw.get()) => Some(match raw.get().parse() {
@@ -257,14 +344,14 @@ pub fn parse_line(line: &[u8]) -> Result<Message<'_>, ParseError> {
         _ => None,
     };
     if let Err(reason) = &dest {
-        return Err(bad_body(&dest, answer, reason.clone()));
+        return Err(body_error(&src, &dest, answer, reason.clone()));
     }
     let in_reply_to = match in_reply_to {
         Seen::Absent => None,
         seen => Some(
             seen.once("in_reply_to")
                 .and_then(|raw| raw_u64(raw, "in_reply_to"))
-                .map_err(|reason| bad_body(&dest, None, reason))?,
+                .map_err(|reason| body_error(&src, &dest, None, reason))?,
         ),
     };
     let msg_id = match msg_id {
@@ -272,15 +359,22 @@ pub fn parse_line(line: &[u8]) -> Result<Message<'_>, ParseError> {
         seen => Some(
             seen.once("msg_id")
                 .and_then(|raw| raw_u64(raw, "msg_id"))
-                .map_err(|reason| bad_body(&dest, answer.clone(), reason))?,
+                .map_err(|reason| body_error(&src, &dest, answer.clone(), reason))?,
         ),
     };
     let msg_type = match msg_type {
-        Seen::Absent => return Err(bad_body(&dest, answer, "body has no `type`".to_string())),
+        Seen::Absent => {
+            return Err(body_error(
+                &src,
+                &dest,
+                answer,
+                "body has no `type`".to_string(),
+            ))
+        }
         seen => seen
             .once("type")
             .and_then(|raw| raw_str(raw, "type"))
-            .map_err(|reason| bad_body(&dest, answer, reason))?,
+            .map_err(|reason| body_error(&src, &dest, answer, reason))?,
     };
     let dest = dest.map_err(ParseError::Envelope)?;
     Ok(Message {
@@ -664,6 +758,50 @@ mod tests {
         // A bare number cannot be flattened into a body object.
         assert!(write_message(&mut buf, "n0", "c1", None, None, &5).is_err());
         assert_eq!(buf, b"keep\n");
+    }
+
+    #[test]
+    fn the_fast_envelope_path_agrees_with_the_full_parse() {
+        let lines = [
+            r#"{"id":7,"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3,"echo":"hi"}}"#,
+            r#"{"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3}}"#,
+            r#"{"dest":"n0","src":"n1","id":-0,"body":{"type":"x","in_reply_to":4}}"#,
+            r#"{"id":0,"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3}  }"#,
+            r#"{"id":01,"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3}}"#,
+            "{\"src\":\"c1\",\"dest\":\"n0\",\"body\": \t{\"type\":\"echo\"}\r\n}",
+            r#"{"id":1e3,"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3}}"#,
+            r#"{"id":1,"id":2,"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3}}"#,
+            r#"{"src":"c1","src":"c2","dest":"n0","body":{"type":"echo","msg_id":3}}"#,
+            r#"{"src":"c\u0031","dest":"n0","body":{"type":"echo","msg_id":3}}"#,
+            r#"{"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3},"x":1}"#,
+            r#"{"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3},"body":{}}"#,
+            r#"{"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3}}}"#,
+            r#"{"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3,"type":"x"}}"#,
+            r#"{"src":"c1","dest":"n0","body":{"msg_id":3}}"#,
+            r#"{"src":"c1","dest":"n0","body":[1]}"#,
+            r#"{"src":"c1","body":{"type":"echo","msg_id":3}}"#,
+            r#"{"src":"c1","dest":7,"body":{"type":"echo","msg_id":3}}"#,
+            r#"{"src":"c1","dest":"n0","body":{"type":"echo","msg_id":-3}}"#,
+            r#"{"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3.5}}"#,
+            r#"{"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3} "#,
+            r#"{"src":"c1","dest":"n0","body":{"type":"echo","msg_id":3}"#,
+            r#"{"src":"c1","dest":"n0","body":"#,
+            r#"{"src":"c1","dest":"n0","body":}"#,
+        ];
+        for line in lines {
+            let fast = format!("{:?}", parse_line(line.as_bytes()));
+            let full = format!("{:?}", parse_full(line));
+            assert_eq!(fast, full, "{line}");
+        }
+        assert!(
+            fast_envelope(lines[0]).is_some(),
+            "the common shape takes the fast path"
+        );
+        assert!(fast_envelope(lines[3]).is_some());
+        assert!(
+            fast_envelope(lines[4]).is_none(),
+            "a leading zero is not JSON"
+        );
     }
 
     #[test]
