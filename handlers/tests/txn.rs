@@ -277,6 +277,20 @@ fn convergence_case(nodes: usize, seed: u64) -> Case {
     )
 }
 
+/// Runs `case` (valid), then checks convergence outside partitions (on more than
+/// `min_constrained` reads) and atomic visibility (on more than 20 pairs of reads).
+fn converges_atomically(case: &Case, seed: u64, min_constrained: usize) {
+    let out = run_valid(case);
+    let blocked = blocking_windows(&out);
+    let constrained = assert_converges(&out, &blocked);
+    let atomic = assert_atomic_visibility(&out, &blocked);
+    assert!(atomic > 20, "seed {seed}: {atomic} pairs of reads checked");
+    assert!(
+        constrained > min_constrained,
+        "seed {seed}: {constrained} reads constrained"
+    );
+}
+
 /// Two nodes split from 2 s to 5 s: each side's writes reach the other after the heal,
 /// and every replica then agrees.
 #[test]
@@ -287,15 +301,7 @@ fn writes_made_during_a_partition_reach_everyone_after_it_heals() {
             convergence_case(2, seed),
             split(&["n0"], &nodes, secs(2), Some(secs(5))),
         );
-        let out = run_valid(&case);
-        let blocked = blocking_windows(&out);
-        let constrained = assert_converges(&out, &blocked);
-        let atomic = assert_atomic_visibility(&out, &blocked);
-        assert!(atomic > 20, "seed {seed}: {atomic} pairs of reads checked");
-        assert!(
-            constrained > 200,
-            "seed {seed}: {constrained} reads constrained"
-        );
+        converges_atomically(&case, seed, 200);
     }
 }
 
@@ -315,15 +321,7 @@ fn a_paused_node_catches_up_when_it_resumes() {
                 kind: FaultKind::Pause { node: "n1".into() },
             },
         );
-        let out = run_valid(&case);
-        let blocked = blocking_windows(&out);
-        let constrained = assert_converges(&out, &blocked);
-        let atomic = assert_atomic_visibility(&out, &blocked);
-        assert!(atomic > 20, "seed {seed}: {atomic} pairs of reads checked");
-        assert!(
-            constrained > 200,
-            "seed {seed}: {constrained} reads constrained"
-        );
+        converges_atomically(&case, seed, 200);
     }
 }
 
@@ -340,15 +338,7 @@ fn five_nodes_converge_through_partitions_duplicates_and_reordering() {
             with_drawn(case, FaultMode::PartitionRandom),
             FaultMode::Duplicate,
         );
-        let out = run_valid(&case);
-        let blocked = blocking_windows(&out);
-        let constrained = assert_converges(&out, &blocked);
-        let atomic = assert_atomic_visibility(&out, &blocked);
-        assert!(atomic > 20, "seed {seed}: {atomic} pairs of reads checked");
-        assert!(
-            constrained > 50,
-            "seed {seed}: {constrained} reads constrained"
-        );
+        converges_atomically(&case, seed, 50);
     }
 }
 
