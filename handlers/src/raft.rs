@@ -75,6 +75,7 @@ use machine::{Machine, RaftMsg};
 use relay::{Answer, Route};
 use session::Session;
 use settings::{MachineKind, Settings};
+use slog::debug;
 use txn::{ListAppend, RwRegister};
 
 /// What a Raft timer is for.
@@ -281,6 +282,26 @@ impl<M: Machine> Raft<M> {
 
     fn is_peer(&self, id: &str) -> bool {
         self.peers.iter().any(|p| p == id)
+    }
+}
+
+/// The answer `end` brought from `peer` to a `what` request, parsed: `None` for a
+/// timeout or an error reply, and (logged at debug) for an answer that does not parse.
+fn parsed_reply<T: serde::de::DeserializeOwned, M: Machine>(
+    ctx: &Ctx<Raft<M>>,
+    peer: &str,
+    what: &str,
+    end: &RpcOutcome,
+) -> Option<T> {
+    match end {
+        RpcOutcome::Reply(msg) if msg.error().is_none() => match msg.parse() {
+            Ok(reply) => Some(reply),
+            Err(e) => {
+                debug!(ctx.log(), "raft: bad reply"; "to" => what, "from" => peer, "error" => %e);
+                None
+            }
+        },
+        _ => None,
     }
 }
 

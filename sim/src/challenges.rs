@@ -63,9 +63,20 @@ pub struct Challenge {
     pub beyond: bool,
 }
 
-/// The §6 table.
-pub fn table() -> Vec<Challenge> {
-    let c = |id, group, title, flags, preset, goal, target| Challenge {
+/// Builds rows of the challenges (`beyond` false) or of the "beyond" section from
+/// (id, group, title, flags, preset, goal, target).
+fn row_maker(
+    beyond: bool,
+) -> impl Fn(
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<Target>,
+) -> Challenge {
+    move |id, group, title, flags, preset, goal, target| Challenge {
         id,
         group,
         title,
@@ -73,8 +84,13 @@ pub fn table() -> Vec<Challenge> {
         preset,
         goal,
         target,
-        beyond: false,
-    };
+        beyond,
+    }
+}
+
+/// The §6 table.
+pub fn table() -> Vec<Challenge> {
+    let c = row_maker(false);
     vec![
         c("1", "1", "Echo", "-w echo --node-count 1 --time-limit 10", "default", "valid", None),
         c("2", "2", "Unique IDs", "-w unique-ids --time-limit 30 --rate 1000 --node-count 3 --availability total --nemesis partition", "default", "valid, total availability", None),
@@ -100,16 +116,7 @@ pub fn table() -> Vec<Challenge> {
 /// The "beyond the challenges" section: Maelstrom's other workloads, with the commands
 /// and targets of our issue 12 (run only with `--all`).
 pub fn beyond() -> Vec<Challenge> {
-    let c = |id, group, title, flags, preset, goal, target| Challenge {
-        id,
-        group,
-        title,
-        flags,
-        preset,
-        goal,
-        target,
-        beyond: true,
-    };
+    let c = row_maker(true);
     vec![
         c("g-set", "g-set", "Grow-only set", "-w g-set --node-count 5 --time-limit 20 --rate 10 --nemesis partition", "g-set", "valid, msgs/op <= 2",
           Some(Target::MsgsPerOp { max_msgs_per_op: 2.0 })),

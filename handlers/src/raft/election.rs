@@ -12,7 +12,7 @@ use super::log::Entry;
 use super::machine::Machine;
 use super::relay::Route;
 use super::wire::{VoteOut, VoteReply, VoteRequest, VOTE};
-use super::{Campaign, Leadership, Progress, Raft, RaftRpc, RaftTimer, Role};
+use super::{parsed_reply, Campaign, Leadership, Progress, Raft, RaftRpc, RaftTimer, Role};
 
 impl<M: Machine> Raft<M> {
     /// After `init`: a lone node leads at once; otherwise the first election deadline is
@@ -173,15 +173,8 @@ impl<M: Machine> Raft<M> {
         end: &RpcOutcome,
     ) {
         self.note_answer(&peer, end);
-        let reply: VoteReply = match end {
-            RpcOutcome::Reply(msg) if msg.error().is_none() => match msg.parse() {
-                Ok(r) => r,
-                Err(e) => {
-                    debug!(ctx.log(), "raft: bad vote reply"; "from" => &peer, "error" => %e);
-                    return;
-                }
-            },
-            _ => return,
+        let Some(reply) = parsed_reply::<VoteReply, M>(ctx, &peer, VOTE, end) else {
+            return;
         };
         if reply.term > self.term {
             self.become_follower(ctx, reply.term, None);

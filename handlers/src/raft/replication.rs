@@ -9,7 +9,7 @@ use slog::{debug, error};
 use super::machine::Machine;
 use super::relay::Route;
 use super::wire::{AppendOut, AppendReply, AppendRequest, APPEND};
-use super::{Progress, Raft, RaftRpc, RaftTimer, Role};
+use super::{parsed_reply, Progress, Raft, RaftRpc, RaftTimer, Role};
 
 /// A follower's answer to one append, as the leader reads it.
 struct Ack {
@@ -238,15 +238,9 @@ impl<M: Machine> Raft<M> {
                 p.in_flight = false;
             }
         }
-        let reply: AppendReply<M::Command> = match end {
-            RpcOutcome::Reply(msg) if msg.error().is_none() => match msg.parse() {
-                Ok(r) => r,
-                Err(e) => {
-                    debug!(ctx.log(), "raft: bad append reply"; "from" => &peer, "error" => %e);
-                    return;
-                }
-            },
-            _ => return,
+        let Some(reply) = parsed_reply::<AppendReply<M::Command>, M>(ctx, &peer, APPEND, end)
+        else {
+            return;
         };
         let AppendReply {
             term: their_term,

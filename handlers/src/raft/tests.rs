@@ -195,6 +195,20 @@ impl Puppets {
     fn client(&mut self, body: Value) -> Vec<Value> {
         self.node.request("c1", body)
     }
+
+    /// Everything n0 sends the client while the clock advances 2 s.
+    fn answers_within_two_seconds(&mut self) -> Vec<Value> {
+        let mut answers = Vec::new();
+        for _ in 0..400 {
+            answers.extend(
+                self.node
+                    .advance(STEP)
+                    .into_iter()
+                    .filter(|m| m["dest"] == "c1"),
+            );
+        }
+        answers
+    }
 }
 
 #[test]
@@ -236,15 +250,7 @@ fn a_leader_that_hears_from_no_majority_refuses_its_reads() {
     p.ack_all(&appends);
     // Silence: meanwhile, elsewhere, a new leader may have overwritten the key.
     p.client(json!({"type": "read", "key": 1, "msg_id": 2}));
-    let mut answers = Vec::new();
-    for _ in 0..400 {
-        answers.extend(
-            p.node
-                .advance(STEP)
-                .into_iter()
-                .filter(|m| m["dest"] == "c1"),
-        );
-    }
+    let answers = p.answers_within_two_seconds();
     assert_eq!(answers.len(), 1, "{answers:?}");
     assert_eq!(answers[0]["body"]["code"], 11, "{answers:?}");
 }
@@ -269,15 +275,7 @@ fn a_lease_answers_reads_for_three_quarters_of_an_election_timeout_only() {
         out.iter().all(|m| m["dest"] != "c1"),
         "served past the lease: {out:?}"
     );
-    let mut answers = Vec::new();
-    for _ in 0..400 {
-        answers.extend(
-            p.node
-                .advance(STEP)
-                .into_iter()
-                .filter(|m| m["dest"] == "c1"),
-        );
-    }
+    let answers = p.answers_within_two_seconds();
     assert_eq!(answers.len(), 1, "{answers:?}");
     assert_eq!(answers[0]["body"]["code"], 11);
 }

@@ -308,7 +308,7 @@ fn plain_string(text: &str) -> Option<(&str, &str)> {
 /// starting with `0`.
 fn is_json_integer(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
-    is_integer(digits) && !digits.starts_with('-') && (digits == "0" || !digits.starts_with('0'))
+    is_integer(text) && (digits == "0" || !digits.starts_with('0'))
 }
 
 /// A body that could not be read, for an error reply when it can be answered.

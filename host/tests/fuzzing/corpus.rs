@@ -161,21 +161,30 @@ fn broadcast_peer(rng: &mut StdRng, _: &Cluster) -> Value {
     body
 }
 
-fn broadcast_sanity(ask: &mut dyn Ask) -> Result<(), String> {
-    let value = 987_654_321u64;
-    expect_type(
-        &ask.ask(json!({"type": "broadcast", "message": value}))?,
-        "broadcast_ok",
-    )?;
+/// Sends `add` (answered by `ok`), then reads: the read's `field` must list `value`.
+fn read_shows_added(
+    ask: &mut dyn Ask,
+    add: Value,
+    ok: &str,
+    field: &str,
+    value: u64,
+) -> Result<(), String> {
+    expect_type(&ask.ask(add.clone())?, ok)?;
     let reply = ask.ask(json!({"type": "read"}))?;
     expect_type(&reply, "read_ok")?;
-    let has = reply["messages"]
+    let has = reply[field]
         .as_array()
         .is_some_and(|m| m.contains(&json!(value)));
     if !has {
-        return Err(format!("read after broadcast {value} lacks it"));
+        return Err(format!("the read after {add} lacks {value}: {reply}"));
     }
     Ok(())
+}
+
+fn broadcast_sanity(ask: &mut dyn Ask) -> Result<(), String> {
+    let value = 987_654_321u64;
+    let add = json!({"type": "broadcast", "message": value});
+    read_shows_added(ask, add, "broadcast_ok", "messages", value)
 }
 
 fn counter_client(rng: &mut StdRng, _: &Cluster) -> Value {
@@ -331,19 +340,8 @@ fn gset_client(rng: &mut StdRng, _: &Cluster) -> Value {
 
 fn gset_sanity(ask: &mut dyn Ask) -> Result<(), String> {
     let element = 987_654_321u64;
-    expect_type(
-        &ask.ask(json!({"type": "add", "element": element}))?,
-        "add_ok",
-    )?;
-    let reply = ask.ask(json!({"type": "read"}))?;
-    expect_type(&reply, "read_ok")?;
-    let has = reply["value"]
-        .as_array()
-        .is_some_and(|v| v.contains(&json!(element)));
-    if !has {
-        return Err(format!("read after add {element} lacks it: {reply}"));
-    }
-    Ok(())
+    let add = json!({"type": "add", "element": element});
+    read_shows_added(ask, add, "add_ok", "value", element)
 }
 
 fn raft_client(rng: &mut StdRng, _: &Cluster) -> Value {
@@ -445,9 +443,10 @@ fn raft_handoffs(text: &str) -> Vec<(String, u64)> {
         let Some(id) = number_at(&text[i + key.len()..]) else {
             continue;
         };
+        const TO: &str = "\"to\":\"";
         let to = text[..i]
-            .rfind("\"to\":\"")
-            .and_then(|j| string_at(&text[j + 6..]));
+            .rfind(TO)
+            .and_then(|j| string_at(&text[j + TO.len()..]));
         if let Some(to) = to {
             out.push((to.to_string(), id));
         }

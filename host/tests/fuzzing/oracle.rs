@@ -89,6 +89,8 @@ pub struct Oracle {
     others: HashSet<String>,
     one_way: HashSet<String>,
     handoffs: Vec<Handoffs>,
+    /// `"src":"<peer>"` for each peer and service: what marks a line from one of them.
+    peer_srcs: Vec<String>,
     epochs: Vec<Epoch>,
     epoch: u64,
     expected: HashMap<(String, String), Slot>,
@@ -129,10 +131,12 @@ impl Oracle {
     ) -> Oracle {
         let mut others: HashSet<String> = nodes.iter().filter(|n| *n != me).cloned().collect();
         others.extend(SERVICES.iter().map(|s| s.to_string()));
+        let peer_srcs = others.iter().map(|o| format!("\"src\":\"{o}\"")).collect();
         Oracle {
             me: me.to_string(),
             others,
             one_way: one_way.iter().map(|s| s.to_string()).collect(),
+            peer_srcs,
             handoffs,
             epochs,
             epoch: 0,
@@ -242,8 +246,7 @@ impl Oracle {
                             preview(line)
                         ),
                     );
-                } else if !self.handoffs.is_empty() || !self.epochs.is_empty() {
-                    // A message to a peer: what it hands over, the epoch it shows.
+                } else {
                     self.hand_over(&out);
                 }
             }
@@ -254,8 +257,7 @@ impl Oracle {
                 }
                 self.match_reply(&out, id.clone(), line);
                 // A reply to a peer can carry requests too (Raft's `fwd`).
-                let families_pass = !self.handoffs.is_empty() || !self.epochs.is_empty();
-                if families_pass && self.others.contains(&out.dest) {
+                if self.others.contains(&out.dest) {
                     self.hand_over(&out);
                 }
             }
@@ -263,11 +265,14 @@ impl Oracle {
         Some(out)
     }
 
-    /// Notes what a message to a peer hands over, and the epoch it shows.
+    /// Notes what a message to a peer hands over, and the epoch it shows (for families
+    /// that declare either).
     fn hand_over(&mut self, out: &Outbound) {
-        if let Ok(body) = serde_json::from_str::<serde_json::Value>(out.body.get()) {
-            if let Some(epoch) = self.epochs.iter().filter_map(|f| f(&body)).max() {
-                self.epoch = self.epoch.max(epoch);
+        if !self.epochs.is_empty() {
+            if let Ok(body) = serde_json::from_str::<serde_json::Value>(out.body.get()) {
+                if let Some(epoch) = self.epochs.iter().filter_map(|f| f(&body)).max() {
+                    self.epoch = self.epoch.max(epoch);
+                }
             }
         }
         let text = out.body.get();
@@ -286,11 +291,7 @@ impl Oracle {
         let Ok(text) = std::str::from_utf8(line) else {
             return;
         };
-        let from_peer = self
-            .others
-            .iter()
-            .any(|o| text.contains(&format!("\"src\":\"{o}\"")));
-        if !from_peer {
+        if !self.peer_srcs.iter().any(|p| text.contains(p.as_str())) {
             return;
         }
         let carried: Vec<(String, u64)> = self.handoffs.iter().flat_map(|f| f(text)).collect();
